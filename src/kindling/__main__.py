@@ -1,0 +1,5 @@
+"""Allow ``python -m kindling``."""
+
+from kindling.cli.main import main
+
+main()

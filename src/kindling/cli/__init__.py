@@ -1,0 +1,1 @@
+"""The ``kindling`` command line: the only package that imports click."""

@@ -1,0 +1,299 @@
+"""``kindling``: serve, manage applications and users, mint test tokens.
+
+Every command takes ``--data-dir`` (or ``KINDLING_DATA_DIR``) and honours
+``KINDLING_DATABASE_URL`` and ``KINDLING_MASTER_KEY``, so it works on the same
+data as a running server.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kindling import __version__
+from kindling.cli.output import emit_json, fields, table
+from kindling.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
+from kindling.context import Context, build_context
+from kindling.errors import KindlingError
+from kindling.oauth.errors import OAuthError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_dir_option(func: F) -> F:
+    decorated = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="KINDLING_DATA_DIR",
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        help="Where the SQLite database, master key and TLS files live.",
+    )(func)
+    return decorated
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+@contextmanager
+def opened(data_dir: Path) -> Iterator[Context]:
+    """Open the data dir (creating schema and key on first use) for one command."""
+    try:
+        ctx = build_context(Settings.from_env(data_dir=data_dir))
+    except KindlingError as exc:
+        raise click.ClickException(exc.message) from None
+    try:
+        yield ctx
+    except KindlingError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        ctx.close()
+
+
+def needs_setup(ctx: Context) -> None:
+    with ctx.storage.read() as uow:
+        if uow.environment.get_issuer() is None:
+            raise click.ClickException(
+                "this data dir has not been set up yet: run `kindling serve` once"
+            )
+    ctx.keyring.reload()
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kindling")
+def cli() -> None:
+    """Kindling: a self-hosted server for Kinde's M2M OAuth flow and Management API."""
+
+
+@cli.command()
+@data_dir_option
+@click.option("--host", default=DEFAULT_HOST, show_default=True, envvar="KINDLING_HOST")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, envvar="KINDLING_PORT")
+@click.option("--issuer", envvar="KINDLING_ISSUER", help="Public base URL (default: derived).")
+@click.option("--tls", is_flag=True, help="Serve HTTPS with a local CA (or --tls-cert/--tls-key).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--tls-hostname", "tls_hostnames", multiple=True, help="Extra name for the local certificate."
+)
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def serve(
+    data_dir: Path,
+    host: str,
+    port: int,
+    issuer: str | None,
+    tls: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    tls_hostnames: tuple[str, ...],
+    workers: int,
+    access_log: bool,
+) -> None:
+    """Run the server (creates everything it needs on first run)."""
+    from kindling.serve import run
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    settings = Settings.from_env(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        issuer=issuer,
+        tls=tls or tls_cert is not None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_hostnames=tls_hostnames,
+        workers=workers,
+    )
+    try:
+        run(settings, access_log=access_log)
+    except KindlingError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@cli.group()
+def apps() -> None:
+    """Applications (M2M clients)."""
+
+
+@apps.command("create")
+@data_dir_option
+@click.option("--name", required=True)
+@click.option(
+    "--type",
+    "type_",
+    default="m2m",
+    show_default=True,
+    type=click.Choice(["m2m", "reg", "spa", "device"]),
+)
+@click.option(
+    "--authorize-management-api",
+    is_flag=True,
+    help="Authorize it for the Kinde Management API with every scope.",
+)
+@json_option
+def apps_create(
+    data_dir: Path, name: str, type_: str, authorize_management_api: bool, as_json: bool
+) -> None:
+    """Create an application and print its client id and secret (shown once)."""
+    from kindling.services.apis import authorize_application
+    from kindling.services.applications import add_application
+
+    with opened(data_dir) as ctx:
+        needs_setup(ctx)
+        with ctx.storage.transaction() as uow:
+            created = add_application(uow, ctx.hasher, ctx.clock, name, type_)
+            audience = None
+            if authorize_management_api:
+                api = uow.apis.get_management_api()
+                assert api is not None
+                audience = api.audience
+                authorize_application(uow, ctx.clock, created.application.id, audience, None)
+        issuer = ctx.issuer()
+    app = created.application
+    data = {
+        "id": app.id,
+        "name": app.name,
+        "type": app.type,
+        "client_id": app.client_id,
+        "client_secret": created.client_secret,
+        "issuer": issuer,
+        "authorized_audiences": [audience] if audience else [],
+    }
+    if as_json:
+        emit_json(data)
+        return
+    fields([(k, ", ".join(v) if isinstance(v, list) else v) for k, v in data.items()])
+    click.echo("\nThe client secret is shown only now; store it safely.")
+
+
+@apps.command("list")
+@data_dir_option
+@json_option
+def apps_list(data_dir: Path, as_json: bool) -> None:
+    """List applications."""
+    with opened(data_dir) as ctx:
+        rows = []
+        after = None
+        with ctx.storage.read() as uow:
+            while True:
+                batch = uow.applications.list_page(after, 500)
+                rows.extend(batch)
+                if len(batch) < 500:
+                    break
+                after = batch[-1][0]
+    items = [
+        {"id": a.id, "name": a.name, "type": a.type, "created_on": a.created_on} for _, a in rows
+    ]
+    if as_json:
+        emit_json(items)
+    else:
+        table(
+            ["ID (client id)", "NAME", "TYPE", "CREATED"],
+            [[i["id"], i["name"], i["type"], i["created_on"]] for i in items],
+        )
+
+
+@apps.command("authorize")
+@data_dir_option
+@click.argument("app")
+@click.option("--api", "audience", required=True, help="Audience of the API.")
+@click.option("--scope", "scopes", multiple=True, help="Scope to grant (default: all).")
+@json_option
+def apps_authorize(
+    data_dir: Path, app: str, audience: str, scopes: tuple[str, ...], as_json: bool
+) -> None:
+    """Authorize APP (its id) for an API and grant scopes."""
+    from kindling.services.apis import authorize_application
+
+    with opened(data_dir) as ctx:
+        with ctx.storage.transaction() as uow:
+            api, granted = authorize_application(
+                uow, ctx.clock, app, audience, list(scopes) if scopes else None
+            )
+    data = {
+        "application_id": app,
+        "api_id": api.id,
+        "audience": api.audience,
+        "granted_scopes": granted,
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        fields(
+            [
+                ("application", app),
+                ("audience", api.audience),
+                ("granted scopes", " ".join(granted) or "(none)"),
+            ]
+        )
+
+
+@cli.command()
+@data_dir_option
+@click.option("--app", "app_id", required=True, help="Application (client) id.")
+@click.option("--audience", "audiences", required=True, multiple=True)
+@click.option("--scope", "scopes", multiple=True, help="Scope to include (default: all granted).")
+@json_option
+def token(
+    data_dir: Path,
+    app_id: str,
+    audiences: tuple[str, ...],
+    scopes: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Mint a test access token for an application, exactly as /oauth2/token would."""
+    from kindling.services.tokens import mint_token
+
+    with opened(data_dir) as ctx:
+        needs_setup(ctx)
+        try:
+            body = mint_token(ctx, app_id, list(audiences), list(scopes))
+        except OAuthError as exc:
+            raise click.ClickException(f"{exc.error}: {exc.description}") from None
+    if as_json:
+        emit_json(body)
+    else:
+        click.echo(body["access_token"])
+
+
+@cli.group()
+def users() -> None:
+    """Users."""
+
+
+@users.command("list")
+@data_dir_option
+@click.option("--email", help="Only users with this email.")
+@click.option("--limit", default=100, show_default=True, type=int)
+@json_option
+def users_list(data_dir: Path, email: str | None, limit: int, as_json: bool) -> None:
+    """List users."""
+    from kindling.services.users import list_users
+
+    with opened(data_dir) as ctx:
+        found, _ = list_users(ctx.storage, None, max(1, min(limit, 500)), emails=email)
+    items = [
+        {
+            "id": u.id,
+            "email": u.email,
+            "first_name": u.first_name,
+            "last_name": u.last_name,
+            "created_on": u.created_on,
+        }
+        for u in found
+    ]
+    if as_json:
+        emit_json(items)
+    else:
+        table(
+            ["ID", "EMAIL", "FIRST NAME", "LAST NAME", "CREATED"], [list(i.values()) for i in items]
+        )
+
+
+def main() -> None:
+    cli(prog_name="kindling")

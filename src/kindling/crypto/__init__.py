@@ -1,0 +1,1 @@
+"""Cryptography: master key derivation, sealed signing keys, client secrets, JWS, local TLS."""

@@ -1,0 +1,80 @@
+"""Compact JWS with RS256 only (RFC 7515, RFC 7518 §3.3), hardened per RFC 8725.
+
+Signing is the hot path of the token endpoint, so the protected header of each
+key is serialized once. Verification pins the algorithm: the header's ``alg``
+must be exactly ``RS256`` and the key is looked up by ``kid`` among *our* RSA
+keys only, so ``alg: none`` and HS256-with-our-public-key tokens cannot pass
+(the class of CVE-2022-29217 and CVE-2024-37568). Header members that point at
+other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are never followed, and a
+``crit`` header is refused because we understand no extensions.
+"""
+
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from kindling.crypto.keys import ALGORITHM, SigningKey, b64url, b64url_decode
+
+_PADDING = padding.PKCS1v15()
+_HASH = hashes.SHA256()
+_json = msgspec.json.Encoder()
+_decode = msgspec.json.Decoder()
+MAX_TOKEN_LENGTH = 16_384
+
+
+class JWSError(Exception):
+    """The token is malformed, unsigned by us, or signed with the wrong algorithm."""
+
+
+class Signer:
+    """Signs claims with one key; the encoded header is computed once."""
+
+    def __init__(self, key: SigningKey) -> None:
+        self.kid = key.kid
+        self._key = key.private_key
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
+        self._header = b64url(_json.encode(header)).encode("ascii")
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        signing_input = self._header + b"." + b64url(_json.encode(claims)).encode("ascii")
+        signature = self._key.sign(signing_input, _PADDING, _HASH)
+        return (signing_input + b"." + b64url(signature).encode("ascii")).decode("ascii")
+
+
+def _decode_segment(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = _decode.decode(b64url_decode(segment))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise JWSError(f"the token {what} is not base64url-encoded JSON") from None
+    if not isinstance(value, dict):
+        raise JWSError(f"the token {what} is not a JSON object")
+    return value
+
+
+def verify(token: str, key_for: Callable[[str], rsa.RSAPublicKey | None]) -> dict[str, Any]:
+    """Check the signature and return the claims; raise JWSError on any doubt."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise JWSError("the token is too long")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise JWSError("the token is not a compact JWS")
+    header = _decode_segment(parts[0], "header")
+    if header.get("alg") != ALGORITHM:
+        raise JWSError("the token is not signed with RS256")
+    if "crit" in header:
+        raise JWSError("the token has critical header parameters")
+    kid = header.get("kid")
+    key = key_for(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise JWSError("the token is signed with an unknown key")
+    try:
+        signature = b64url_decode(parts[2])
+        key.verify(signature, (parts[0] + "." + parts[1]).encode("ascii"), _PADDING, _HASH)
+    except (InvalidSignature, binascii.Error, ValueError, UnicodeEncodeError):
+        raise JWSError("the token signature is invalid") from None
+    return _decode_segment(parts[1], "payload")

@@ -1,0 +1,54 @@
+"""First run: environment, signing key, the Management API and a bootstrap M2M app.
+
+Idempotent and safe to run from several instances at once: everything happens
+under the write lock, and only the run that creates the environment creates the
+bootstrap application and sees its secret. Later runs only re-point the issuer
+(and with it the Management API audience) when the configuration changed.
+"""
+
+from dataclasses import dataclass
+
+from kindling.clock import isoformat
+from kindling.context import Context
+from kindling.services.apis import authorize_application, ensure_management_api, management_audience
+from kindling.services.applications import add_application
+
+BOOTSTRAP_APP_NAME = "Kindling bootstrap M2M application"
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    issuer: str
+    audience: str
+    first_run: bool
+    previous_issuer: str | None
+    client_id: str | None = None
+    client_secret: str | None = None
+    key_created: bool = False
+
+
+def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
+    now = isoformat(ctx.clock.now())
+    client_id = client_secret = None
+    with ctx.storage.transaction() as uow:
+        previous = uow.environment.get_issuer()
+        first_run = previous is None
+        if previous != issuer:
+            uow.environment.set_issuer(issuer, now)
+        ensure_management_api(uow, issuer, now)
+        if first_run:
+            created = add_application(uow, ctx.hasher, ctx.clock, BOOTSTRAP_APP_NAME, "m2m")
+            authorize_application(
+                uow, ctx.clock, created.application.id, management_audience(issuer), None
+            )
+            client_id, client_secret = created.application.id, created.client_secret
+    key_created = ctx.keyring.ensure_active()
+    return BootstrapResult(
+        issuer=issuer,
+        audience=management_audience(issuer),
+        first_run=first_run,
+        previous_issuer=previous,
+        client_id=client_id,
+        client_secret=client_secret,
+        key_created=key_created,
+    )

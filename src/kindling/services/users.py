@@ -1,0 +1,234 @@
+"""Users: create with identities, read, update profile, delete, list with filters.
+
+Emails, usernames and phones are identities, unique per environment on a
+normalized form (NFC, trimmed, case-folded except phones) enforced by a unique
+index, so concurrent creates of one email yield exactly one user. A user's
+``email`` is its first email identity (Kinde's ``preferred_email``).
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kindling.clock import Clock, isoformat
+from kindling.errors import AlreadyExists, NotFound, ValidationError
+from kindling.ids import identity_id, user_id
+from kindling.models import Identity, User
+from kindling.services.pagination import page
+from kindling.services.validation import optional_bool, optional_text
+from kindling.storage import IntegrityViolation, Storage
+from kindling.storage.repos.users import normalize_identity
+
+EMAIL_MAX = 254
+NAME_MAX = 64
+USERNAME_MAX = 64
+PHONE_MAX = 32
+PICTURE_MAX = 2048
+PROVIDED_ID_MAX = 255
+MAX_IDENTITIES = 20
+IDENTITY_TYPES = ("email", "phone", "username")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
+_USERNAME = re.compile(r"[^\s@]{1,64}")
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user: User
+
+
+def _as_object(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(f"{field} must be an object", f"INVALID_{field.upper()}")
+    return value
+
+
+def validate_email(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("email is required", "EMAIL_REQUIRED")
+    email = value.strip()
+    if len(email) > EMAIL_MAX:
+        raise ValidationError(f"email must be at most {EMAIL_MAX} characters", "EMAIL_TOO_LONG")
+    if not _EMAIL.fullmatch(email) or any(ord(c) < 0x20 for c in email):
+        raise ValidationError("email is not a valid email address", "INVALID_EMAIL")
+    return email
+
+
+def _identity(item: Any, now: str, primary: set[str]) -> Identity:
+    entry = _as_object(item, "identity")
+    kind = entry.get("type")
+    if kind not in IDENTITY_TYPES:
+        raise ValidationError(
+            "identity type must be email, phone or username", "INVALID_IDENTITY_TYPE"
+        )
+    details = _as_object(entry.get("details"), "details")
+    verified = optional_bool(entry.get("is_verified"), "is_verified") or False
+    if kind == "email":
+        value = validate_email(details.get("email"))
+    elif kind == "phone":
+        phone = details.get("phone")
+        if not isinstance(phone, str) or not _PHONE.fullmatch(phone.strip()):
+            raise ValidationError("phone is not a valid phone number", "INVALID_PHONE")
+        value = phone.strip()
+    else:
+        name = details.get("username")
+        if not isinstance(name, str) or not _USERNAME.fullmatch(name.strip()):
+            raise ValidationError(
+                f"username must be 1 to {USERNAME_MAX} characters without spaces or @",
+                "INVALID_USERNAME",
+            )
+        value = name.strip()
+    is_primary = kind not in primary
+    primary.add(kind)
+    return Identity(
+        id=identity_id(),
+        user_id="",
+        type=kind,
+        value=value,
+        is_verified=verified,
+        is_primary=is_primary,
+        created_on=now,
+    )
+
+
+def create_user(storage: Storage, clock: Clock, body: Any) -> User:
+    """Create a user from Kinde's ``POST /user`` body; all or nothing."""
+    data = _as_object(body, "body")
+    profile = _as_object(data.get("profile"), "profile")
+    now = isoformat(clock.now())
+    raw_identities = data.get("identities") or []
+    if not isinstance(raw_identities, list):
+        raise ValidationError("identities must be a list", "INVALID_IDENTITIES")
+    if len(raw_identities) > MAX_IDENTITIES:
+        raise ValidationError("too many identities", "TOO_MANY_IDENTITIES")
+    primary: set[str] = set()
+    identities = [_identity(item, now, primary) for item in raw_identities]
+    seen: set[tuple[str, str]] = set()
+    for ident in identities:
+        key = (ident.type, normalize_identity(ident.type, ident.value))
+        if key in seen:
+            raise ValidationError(f"the {ident.type} is given twice", "DUPLICATE_IDENTITY")
+        seen.add(key)
+    org_code = optional_text(data.get("organization_code"), "organization_code", 64, "ORG_CODE")
+    if org_code is not None:
+        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+    new_id = user_id()
+    identities = [replace(i, user_id=new_id) for i in identities]
+
+    def first(kind: str) -> str | None:
+        return next((i.value for i in identities if i.type == kind), None)
+
+    user = User(
+        id=new_id,
+        created_on=now,
+        email=first("email"),
+        username=first("username"),
+        phone=first("phone"),
+        first_name=optional_text(profile.get("given_name"), "given_name", NAME_MAX, "FIRST_NAME"),
+        last_name=optional_text(profile.get("family_name"), "family_name", NAME_MAX, "LAST_NAME"),
+        picture=optional_text(profile.get("picture"), "picture", PICTURE_MAX, "PICTURE"),
+        provided_id=optional_text(
+            data.get("provided_id"), "provided_id", PROVIDED_ID_MAX, "PROVIDED_ID"
+        ),
+        identities=tuple(identities),
+    )
+    try:
+        with storage.transaction() as uow:
+            uow.users.add(user)
+    except IntegrityViolation:
+        raise AlreadyExists(
+            "A user with this email, phone or username already exists", "USER_ALREADY_EXISTS"
+        ) from None
+    return user
+
+
+def get_user(storage: Storage, id_: str | None) -> User:
+    if not id_:
+        raise ValidationError("id is required", "USER_ID_REQUIRED")
+    with storage.read() as uow:
+        user = uow.users.get(id_)
+    if user is None:
+        raise NotFound("User not found", "USER_NOT_FOUND")
+    return user
+
+
+def update_user(storage: Storage, id_: str | None, body: Any) -> User:
+    """Apply Kinde's ``PATCH /user`` fields; absent fields keep their value."""
+    if not id_:
+        raise ValidationError("id is required", "USER_ID_REQUIRED")
+    data = _as_object(body, "body")
+    changes: dict[str, Any] = {}
+    if "given_name" in data:
+        changes["first_name"] = optional_text(
+            data["given_name"], "given_name", NAME_MAX, "FIRST_NAME"
+        )
+    if "family_name" in data:
+        changes["last_name"] = optional_text(
+            data["family_name"], "family_name", NAME_MAX, "LAST_NAME"
+        )
+    if "picture" in data:
+        changes["picture"] = optional_text(data["picture"], "picture", PICTURE_MAX, "PICTURE")
+    if "provided_id" in data:
+        changes["provided_id"] = optional_text(
+            data["provided_id"], "provided_id", PROVIDED_ID_MAX, "PROVIDED_ID"
+        )
+    for flag in ("is_suspended", "is_password_reset_requested"):
+        if flag in data and data[flag] is not None:
+            changes[flag] = optional_bool(data[flag], flag)
+    with storage.transaction() as uow:
+        user = uow.users.get(id_)
+        if user is None:
+            raise NotFound("User not found", "USER_NOT_FOUND")
+        updated = replace(user, **changes)
+        uow.users.update(updated)
+    return updated
+
+
+def delete_user(storage: Storage, id_: str | None) -> None:
+    if not id_:
+        raise ValidationError("id is required", "USER_ID_REQUIRED")
+    with storage.transaction() as uow:
+        if not uow.users.delete(id_):
+            raise NotFound("User not found", "USER_NOT_FOUND")
+
+
+def _csv(value: str | None) -> list[str]:
+    if not value:
+        return []
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if len(items) > 100:
+        raise ValidationError("at most 100 values per filter", "TOO_MANY_FILTER_VALUES")
+    return items
+
+
+def list_users(
+    storage: Storage,
+    after: int | None,
+    size: int,
+    user_ids: str | None = None,
+    emails: str | None = None,
+    usernames: str | None = None,
+    phones: str | None = None,
+    with_identities: bool = False,
+) -> tuple[list[User], int | None]:
+    with storage.read() as uow:
+        rows = uow.users.list_page(
+            after,
+            size + 1,
+            user_ids=_csv(user_ids),
+            emails=[normalize_identity("email", e) for e in _csv(emails)],
+            usernames=[normalize_identity("username", u) for u in _csv(usernames)],
+            phones=[normalize_identity("phone", p) for p in _csv(phones)],
+        )
+        users, cursor = page(rows, size)
+        if with_identities and users:
+            found = uow.users.identities([u.id for u in users])
+            users = [replace(u, identities=tuple(found.get(u.id, []))) for u in users]
+    return users, cursor
+
+
+def identity_summaries(identities: Sequence[Identity]) -> list[dict[str, Any]]:
+    return [{"type": i.type, "identity": i.value} for i in identities]

@@ -1,0 +1,1 @@
+"""SQL implementations of the repository contracts, one module per resource."""

@@ -1,0 +1,160 @@
+"""APIs (audiences), their scopes, and which applications are authorized for them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kindling.models import Api, ApiAuthorization, ApiScope, Application
+from kindling.storage.engine import Row, Session
+from kindling.storage.repos.applications import application_from_row
+
+_COLUMNS = "seq, id, name, audience, is_management_api, created_on"
+
+
+def _api(row: Row) -> Api:
+    return Api(
+        id=row["id"],
+        name=row["name"],
+        audience=row["audience"],
+        is_management_api=bool(row["is_management_api"]),
+        created_on=row["created_on"],
+    )
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class SqlApiRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self, api_id: str) -> Api | None:
+        row = self._s.one(f"SELECT {_COLUMNS} FROM apis WHERE id = ?", (api_id,))
+        return None if row is None else _api(row)
+
+    def get_by_audience(self, audience: str) -> Api | None:
+        row = self._s.one(f"SELECT {_COLUMNS} FROM apis WHERE audience = ?", (audience,))
+        return None if row is None else _api(row)
+
+    def get_management_api(self) -> Api | None:
+        row = self._s.one(
+            f"SELECT {_COLUMNS} FROM apis WHERE is_management_api = ? ORDER BY seq LIMIT 1",
+            (True,),
+        )
+        return None if row is None else _api(row)
+
+    def add(self, api: Api) -> None:
+        self._s.execute(
+            "INSERT INTO apis (id, name, audience, is_management_api, created_on) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (api.id, api.name, api.audience, api.is_management_api, api.created_on),
+        )
+
+    def set_audience(self, api_id: str, audience: str) -> None:
+        self._s.execute("UPDATE apis SET audience = ? WHERE id = ?", (audience, api_id))
+
+    def list_page(self, after: int | None, limit: int) -> list[tuple[int, Api]]:
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM apis WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after or 0, limit),
+        )
+        return [(int(row["seq"]), _api(row)) for row in rows]
+
+    def scopes(self, api_id: str) -> list[ApiScope]:
+        rows = self._s.all(
+            "SELECT id, api_id, key, description FROM api_scopes WHERE api_id = ? ORDER BY seq",
+            (api_id,),
+        )
+        return [
+            ApiScope(id=r["id"], api_id=r["api_id"], key=r["key"], description=r["description"])
+            for r in rows
+        ]
+
+    def add_scopes(self, scopes: Sequence[ApiScope]) -> None:
+        self._s.executemany(
+            "INSERT INTO api_scopes (id, api_id, key, description) VALUES (?, ?, ?, ?)",
+            [(s.id, s.api_id, s.key, s.description) for s in scopes],
+        )
+
+    def applications(self, api_id: str) -> list[Application]:
+        rows = self._s.all(
+            "SELECT a.seq, a.id, a.name, a.type, a.org_code, a.access_token_lifetime, "
+            "a.created_on FROM api_applications aa JOIN applications a ON a.id = aa.application_id "
+            "WHERE aa.api_id = ? ORDER BY aa.created_on, a.seq",
+            (api_id,),
+        )
+        return [application_from_row(row) for row in rows]
+
+    def authorize(self, api_id: str, application_id: str, now: str) -> bool:
+        if self._s.one(
+            "SELECT 1 FROM api_applications WHERE api_id = ? AND application_id = ?",
+            (api_id, application_id),
+        ):
+            return False
+        self._s.execute(
+            "INSERT INTO api_applications (api_id, application_id, created_on) VALUES (?, ?, ?)",
+            (api_id, application_id, now),
+        )
+        return True
+
+    def deauthorize(self, api_id: str, application_id: str) -> bool:
+        self._s.execute(
+            "DELETE FROM api_application_scopes WHERE api_id = ? AND application_id = ?",
+            (api_id, application_id),
+        )
+        changed = self._s.execute(
+            "DELETE FROM api_applications WHERE api_id = ? AND application_id = ?",
+            (api_id, application_id),
+        )
+        return changed > 0
+
+    def grant_scopes(self, api_id: str, application_id: str, scope_ids: Sequence[str]) -> None:
+        existing = {
+            row["scope_id"]
+            for row in self._s.all(
+                "SELECT scope_id FROM api_application_scopes WHERE api_id = ? "
+                "AND application_id = ?",
+                (api_id, application_id),
+            )
+        }
+        self._s.executemany(
+            "INSERT INTO api_application_scopes (api_id, application_id, scope_id) "
+            "VALUES (?, ?, ?)",
+            [(api_id, application_id, sid) for sid in scope_ids if sid not in existing],
+        )
+
+    def revoke_scope(self, api_id: str, application_id: str, scope_id: str) -> bool:
+        changed = self._s.execute(
+            "DELETE FROM api_application_scopes WHERE api_id = ? AND application_id = ? "
+            "AND scope_id = ?",
+            (api_id, application_id, scope_id),
+        )
+        return changed > 0
+
+    def authorizations(
+        self, application_id: str, audiences: Sequence[str]
+    ) -> list[ApiAuthorization]:
+        if not audiences:
+            return []
+        rows = self._s.all(
+            "SELECT p.seq, p.id, p.name, p.audience, p.is_management_api, p.created_on, "
+            "s.key AS scope_key FROM api_applications aa "
+            "JOIN apis p ON p.id = aa.api_id "
+            "LEFT JOIN api_application_scopes g "
+            "ON g.api_id = aa.api_id AND g.application_id = aa.application_id "
+            "LEFT JOIN api_scopes s ON s.id = g.scope_id "
+            f"WHERE aa.application_id = ? AND p.audience IN ({_placeholders(audiences)}) "
+            "ORDER BY p.seq, s.seq",
+            (application_id, *audiences),
+        )
+        found: dict[str, tuple[Api, list[str]]] = {}
+        for row in rows:
+            api = _api(row)
+            entry = found.setdefault(api.id, (api, []))
+            if row["scope_key"] is not None:
+                entry[1].append(row["scope_key"])
+        return [
+            ApiAuthorization(api=api, application_id=application_id, scopes=tuple(keys))
+            for api, keys in found.values()
+        ]

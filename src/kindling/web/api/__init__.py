@@ -1,0 +1,1 @@
+"""The Management API under ``/api/v1``: one module per resource."""

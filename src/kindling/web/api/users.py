@@ -1,0 +1,155 @@
+"""Users: ``GET /users``, and ``GET``/``POST``/``PATCH``/``DELETE /user`` (id in the query)."""
+
+from typing import Any
+
+from kindling.errors import ValidationError
+from kindling.models import User
+from kindling.services import users as service
+from kindling.services.pagination import parse_page_size
+from kindling.web.api.framework import Call, Param, Router
+from kindling.web.api.render import compact, paged, success
+
+router = Router("Users")
+_NULLABLE = ("created_on", "failed_sign_ins", "last_signed_in", "total_sign_ins")
+EXPANSIONS = frozenset({"organizations", "identities", "billing"})
+
+
+def _expand(call: Call) -> set[str]:
+    raw = call.query.get("expand") or ""
+    wanted = {p.strip() for p in raw.split(",") if p.strip()}
+    unknown = wanted - EXPANSIONS
+    if unknown:
+        raise ValidationError(f"expand accepts {', '.join(sorted(EXPANSIONS))}", "INVALID_EXPAND")
+    return wanted
+
+
+def _common(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "provided_id": user.provided_id,
+        "phone": user.phone,
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_suspended": user.is_suspended,
+        "picture": user.picture,
+        "total_sign_ins": user.total_sign_ins,
+        "failed_sign_ins": user.failed_sign_ins,
+        "last_signed_in": user.last_signed_in,
+        "created_on": user.created_on,
+    }
+
+
+def list_item(user: User, expand: set[str]) -> dict[str, Any]:
+    item = _common(user)
+    item["email"] = user.email
+    if "organizations" in expand:
+        item["organizations"] = []
+    if "identities" in expand:
+        item["identities"] = [{"type": i.type, "identity": i.value} for i in user.identities]
+    return compact(item, _NULLABLE)
+
+
+def detail(user: User, expand: set[str]) -> dict[str, Any]:
+    item = _common(user)
+    item["preferred_email"] = user.email
+    if "organizations" in expand:
+        item["organizations"] = []
+    if "identities" in expand:
+        item["identities"] = [{"type": i.type, "identity": i.value} for i in user.identities]
+    return compact(item, _NULLABLE)
+
+
+@router.operation(
+    "GET",
+    "/users",
+    scope="read:users",
+    operation_id="getUsers",
+    query=(
+        Param("page_size", "integer"),
+        Param("user_id"),
+        Param("next_token"),
+        Param("email"),
+        Param("username"),
+        Param("phone"),
+        Param("expand"),
+        Param("has_organization", "boolean"),
+        Param("active_since"),
+    ),
+)
+def get_users(call: Call) -> dict[str, Any]:
+    expand = _expand(call)
+    size = parse_page_size(call.query.get("page_size"))
+    q = call.query
+    listing = "users|" + "|".join(q.get(k, "") for k in ("user_id", "email", "username", "phone"))
+    after = call.ctx.cursors.decode(listing, q.get("next_token"))
+    users, cursor = service.list_users(
+        call.ctx.storage,
+        after,
+        size,
+        q.get("user_id"),
+        q.get("email"),
+        q.get("username"),
+        q.get("phone"),
+        with_identities="identities" in expand,
+    )
+    token = None if cursor is None else call.ctx.cursors.encode(listing, cursor)
+    return paged("users", [list_item(u, expand) for u in users], token)
+
+
+@router.operation(
+    "GET",
+    "/user",
+    scope="read:users",
+    operation_id="getUserData",
+    query=(Param("id", required=True), Param("expand")),
+)
+def get_user_data(call: Call) -> dict[str, Any]:
+    expand = _expand(call)
+    return detail(service.get_user(call.ctx.storage, call.query.get("id")), expand)
+
+
+@router.operation("POST", "/user", scope="create:users", operation_id="createUser", body=True)
+def create_user(call: Call) -> dict[str, Any]:
+    user = service.create_user(call.ctx.storage, call.ctx.clock, call.json(required=False))
+    return {
+        "id": user.id,
+        "created": True,
+        "identities": [{"type": i.type, "result": {"created": True}} for i in user.identities],
+    }
+
+
+@router.operation(
+    "PATCH",
+    "/user",
+    scope="update:users",
+    operation_id="updateUser",
+    query=(Param("id", required=True),),
+    body=True,
+)
+def update_user(call: Call) -> dict[str, Any]:
+    user = service.update_user(call.ctx.storage, call.query.get("id"), call.json())
+    return compact(
+        {
+            "id": user.id,
+            "given_name": user.first_name,
+            "family_name": user.last_name,
+            "email": user.email,
+            "is_suspended": user.is_suspended,
+            "is_password_reset_requested": user.is_password_reset_requested,
+            "picture": user.picture,
+        },
+        ("picture",),
+    )
+
+
+@router.operation(
+    "DELETE",
+    "/user",
+    scope="delete:users",
+    operation_id="deleteUser",
+    query=(Param("id", required=True), Param("is_delete_profile", "boolean")),
+)
+def delete_user(call: Call) -> dict[str, Any]:
+    service.delete_user(call.ctx.storage, call.query.get("id"))
+    return success("User successfully deleted", "USER_DELETED")

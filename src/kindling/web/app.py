@@ -1,0 +1,106 @@
+"""``create_app``: the ASGI application, composed from a Context.
+
+``/oauth2/token`` goes straight to its bare ASGI endpoint (the hot path);
+everything else goes through Starlette: discovery and JWKS, and the Management
+API under ``/api/v1``. Unknown routes answer Kinde's ``not_found_response``, and
+every response is ``application/json``.
+"""
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from kindling.context import Context
+from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
+from kindling.oauth.metadata import authorization_server_metadata, openid_configuration
+from kindling.oauth.server import TokenEndpoint
+from kindling.services.apis import management_audience
+from kindling.services.clients import StorageClientStore
+from kindling.web.api import apis, applications, users
+from kindling.web.api.framework import (
+    Operation,
+    build_routes,
+    error_response,
+    json_response,
+    not_found_route_response,
+)
+from kindling.web.token import Receive, Scope, Send, TokenASGI
+
+RESOURCES = (users.router, applications.router, apis.router)
+TOKEN_PATH = "/oauth2/token"
+
+
+def management_operations() -> list[Operation]:
+    return [op for router in RESOURCES for op in router.operations]
+
+
+class KindlingApp:
+    """Top-level ASGI callable: the token fast path, then Starlette for the rest."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        issuer = ctx.issuer()
+        self.issuer = issuer
+        endpoint = TokenEndpoint(
+            store=StorageClientStore(ctx.storage),
+            verifier=ctx.hasher,
+            signer=ctx.keyring.signer,
+            issuer=lambda: issuer,
+        )
+        self.token = TokenASGI(endpoint, ctx.clock, inline=ctx.storage.embedded)
+        self.starlette = self._build_starlette(ctx, issuer)
+
+    def _build_starlette(self, ctx: Context, issuer: str) -> Starlette:
+        scopes = list(MANAGEMENT_API_SCOPES)
+        audience = management_audience(issuer)
+        cache = {"Cache-Control": "public, max-age=300"}
+
+        async def jwks(request: Request) -> Response:
+            return json_response(200, ctx.keyring.jwks(), cache)
+
+        async def oidc(request: Request) -> Response:
+            return json_response(200, openid_configuration(issuer, scopes), cache)
+
+        async def oauth_metadata(request: Request) -> Response:
+            return json_response(200, authorization_server_metadata(issuer, scopes), cache)
+
+        async def health(request: Request) -> Response:
+            return json_response(200, {"status": "ok"})
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            return not_found_route_response()
+
+        async def http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            if exc.status_code == 404:
+                return not_found_route_response()
+            headers: dict[str, Any] = dict(exc.headers or {})
+            return error_response(exc.status_code, "HTTP_ERROR", str(exc.detail), headers)
+
+        api_routes = build_routes(ctx, management_operations(), lambda: audience)
+        routes = [
+            Route("/.well-known/jwks", jwks),
+            Route("/.well-known/jwks.json", jwks),
+            Route("/.well-known/openid-configuration", oidc),
+            Route("/.well-known/oauth-authorization-server", oauth_metadata),
+            Route("/healthz", health),
+            Mount("/api/v1", routes=api_routes),
+        ]
+        return Starlette(
+            routes=routes,
+            exception_handlers={404: not_found, HTTPException: http_error},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == TOKEN_PATH:
+            await self.token(scope, receive, send)
+            return
+        await self.starlette(scope, receive, send)
+
+
+def create_app(ctx: Context) -> KindlingApp:
+    return KindlingApp(ctx)

@@ -1,0 +1,1 @@
+"""Helpers for checking kindling against Kinde's Management API contract."""
