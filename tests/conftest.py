@@ -1,0 +1,77 @@
+"""Shared fixtures: real server processes over SQLite and PostgreSQL, with and without TLS."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    KindlingServer,
+    create_pg_schema,
+    drop_pg_schema,
+    free_port,
+    postgres_available,
+)
+
+ENGINES = ["sqlite", "postgres"]
+
+
+def require_postgres() -> None:
+    """Skip (visibly) only when no server is reachable and we are not in CI."""
+    if postgres_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("PostgreSQL at 127.0.0.1:5432 is required in CI (.ci/run starts it)")
+    pytest.skip("no PostgreSQL reachable at 127.0.0.1:5432 (runs in CI)")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    require_postgres()
+    schema, url = create_pg_schema()
+    yield url
+    drop_pg_schema(schema)
+
+
+def _server(
+    tmp: Path, engine: str, tls: bool, request: pytest.FixtureRequest
+) -> Iterator[KindlingServer]:
+    database_url = None
+    schema = None
+    if engine == "postgres":
+        require_postgres()
+        schema, database_url = create_pg_schema()
+    server = KindlingServer(data_dir=tmp, port=free_port(), tls=tls, database_url=database_url)
+    server.start()
+    yield server
+    server.stop()
+    if schema:
+        drop_pg_schema(schema)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KindlingServer]:
+    """A plain-HTTP server per engine (session-wide; tests use unique names)."""
+    yield from _server(
+        tmp_path_factory.mktemp(f"srv-{request.param}"), request.param, False, request
+    )
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[KindlingServer]:
+    yield from _server(tmp_path_factory.mktemp("srv-sqlite-only"), "sqlite", False, request)
+
+
+@pytest.fixture(scope="session")
+def tls_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[KindlingServer]:
+    """An HTTPS server with its auto-generated local CA (SQLite)."""
+    yield from _server(tmp_path_factory.mktemp("srv-tls"), "sqlite", True, request)

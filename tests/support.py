@@ -1,0 +1,194 @@
+"""Test support: real server processes, PostgreSQL schemas, token helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+PG_ADMIN_URL = os.environ.get("KINDLING_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def create_pg_schema() -> tuple[str, str]:
+    """Create an empty schema; return (schema, database URL that uses it)."""
+    schema = "kt_" + secrets.token_hex(6)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return schema, f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_pg_schema(schema: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@dataclass
+class KindlingServer:
+    """A ``kindling serve`` subprocess and what its first run printed."""
+
+    data_dir: Path
+    port: int
+    tls: bool = False
+    database_url: str | None = None
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[str] | None = None
+    output: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    ca_path: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://localhost:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return self.base_url
+
+    @property
+    def audience(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def domain(self) -> str:
+        return f"localhost:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("KINDLING_ISSUER", None)
+        env["KINDLING_DATA_DIR"] = str(self.data_dir)
+        if self.database_url:
+            env["KINDLING_DATABASE_URL"] = self.database_url
+        else:
+            env.pop("KINDLING_DATABASE_URL", None)
+        return env
+
+    def start(self, timeout: float = 30.0) -> KindlingServer:
+        args = [
+            sys.executable,
+            "-m",
+            "kindling",
+            "serve",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            *self.extra_args,
+        ]
+        if self.tls:
+            args.append("--tls")
+        self.process = subprocess.Popen(
+            args,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("server exited:\n" + "".join(lines))
+            lines.append(line)
+            if "Uvicorn running on" in line:
+                break
+        else:
+            raise RuntimeError("server did not start:\n" + "".join(lines))
+        self.output = "".join(lines)
+        found = re.search(r"client id:\s+(\S+)", self.output)
+        if found and not self.client_id:
+            self.client_id = found.group(1)
+            self.client_secret = re.search(r"client secret:\s+(\S+)", self.output).group(1)  # type: ignore[union-attr]
+        ca = re.search(r"Local CA: (\S+)", self.output)
+        if ca:
+            self.ca_path = ca.group(1)
+        # Drain further output so the pipe never fills.
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output += line
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def client(self) -> httpx.Client:
+        verify: ssl.SSLContext | bool = True
+        if self.ca_path:
+            verify = ssl.create_default_context(cafile=self.ca_path)
+        return httpx.Client(base_url=self.base_url, verify=verify, timeout=30)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kindling", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def token(
+        self,
+        scopes: list[str] | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        audience: str | None = None,
+    ) -> str:
+        data: dict[str, Any] = {
+            "grant_type": "client_credentials",
+            "client_id": client_id or self.client_id,
+            "client_secret": client_secret or self.client_secret,
+            "audience": audience or self.audience,
+        }
+        if scopes is not None:
+            data["scope"] = " ".join(scopes)
+        with self.client() as http:
+            response = http.post("/oauth2/token", data=data)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def create_app(self, name: str, management: bool = False) -> dict[str, Any]:
+        args = ["apps", "create", "--name", name, "--json"]
+        if management:
+            args.append("--authorize-management-api")
+        result = self.cli(*args)
+        assert result.returncode == 0, result.stderr
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
