@@ -83,6 +83,16 @@ def get_application(storage: Storage, application_id: str) -> Application:
 def list_applications(
     storage: Storage, after: int | None, size: int
 ) -> tuple[list[Application], int | None]:
+    """Applications in creation order."""
     with storage.read() as uow:
         rows = uow.applications.list_page(after, size + 1)
+    return page(rows, size)
+
+
+def list_applications_by_name(
+    storage: Storage, after: tuple[str, int] | None, size: int, descending: bool
+) -> tuple[list[Application], tuple[str, int] | None]:
+    """Applications sorted by name (Kinde's ``sort=name_asc|name_desc``), keyset-paged."""
+    with storage.read() as uow:
+        rows = uow.applications.list_by_name(after, size + 1, descending)
     return page(rows, size)

@@ -11,11 +11,15 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import TypeVar
+
+import msgspec
 
 from kindling.errors import ValidationError
 
 T = TypeVar("T")
+P = TypeVar("P")
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 500
 
@@ -36,36 +40,64 @@ def parse_page_size(raw: str | None) -> int:
     return size
 
 
+Position = int | tuple[str, int]
+
+
 class CursorCodec:
-    """Encodes and checks cursors; ``listing`` binds a cursor to one query."""
+    """Encodes and checks cursors; ``listing`` binds a cursor to one query.
+
+    A position is the last sequence number returned, or ``(sort key, sequence)``
+    for listings sorted by another column.
+    """
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._key, payload, hashlib.sha256).digest()[:12]
+    def _mac(self, listing: str, payload: bytes) -> bytes:
+        return hmac.new(
+            self._key, listing.encode("utf-8") + b"\0" + payload, hashlib.sha256
+        ).digest()[:12]
 
-    def encode(self, listing: str, after: int) -> str:
-        payload = f"{after}".encode("ascii")
-        tag = self._mac(listing.encode("utf-8") + b"\0" + payload)
-        return base64.urlsafe_b64encode(payload + b"." + tag).rstrip(b"=").decode("ascii")
+    def encode(self, listing: str, position: Position) -> str:
+        payload = msgspec.json.encode(position)
+        raw = payload + b"." + self._mac(listing, payload)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
-    def decode(self, listing: str, token: str | None) -> int | None:
-        if not token:
-            return None
+    def _decode(self, listing: str, token: str) -> object:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            payload, _, tag = raw.partition(b".")
-            after = int(payload.decode("ascii"))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
+            payload, _, tag = raw.rpartition(b".")
+        except (binascii.Error, ValueError):
             raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN") from None
-        expected = self._mac(listing.encode("utf-8") + b"\0" + payload)
-        if not hmac.compare_digest(tag, expected):
+        if not payload or not hmac.compare_digest(tag, self._mac(listing, payload)):
             raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
-        return after
+        return msgspec.json.decode(payload)
+
+    def decode(self, listing: str, token: str | None) -> int | None:
+        """Decode a sequence-number cursor (None when no token was sent)."""
+        if not token:
+            return None
+        value = self._decode(listing, token)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
+        return value
+
+    def decode_keyed(self, listing: str, token: str | None) -> tuple[str, int] | None:
+        """Decode a ``(sort key, sequence)`` cursor."""
+        if not token:
+            return None
+        value = self._decode(listing, token)
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not isinstance(value[0], str)
+            or not isinstance(value[1], int)
+        ):
+            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
+        return value[0], value[1]
 
 
-def page(rows: list[tuple[int, T]], size: int) -> tuple[list[T], int | None]:
+def page(rows: Sequence[tuple[P, T]], size: int) -> tuple[list[T], P | None]:
     """Split ``size + 1`` fetched rows into the page and the cursor position, if more."""
     if len(rows) > size:
         return [item for _, item in rows[:size]], rows[size - 1][0]

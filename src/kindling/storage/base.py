@@ -53,6 +53,11 @@ class ApplicationRepository(Protocol):
     def list_page(self, after: int | None, limit: int) -> list[tuple[int, Application]]:
         """Return up to ``limit`` applications after sequence ``after``, oldest first."""
 
+    def list_by_name(
+        self, after: tuple[str, int] | None, limit: int, descending: bool
+    ) -> list[tuple[tuple[str, int], Application]]:
+        """Return up to ``limit`` applications ordered by (name, sequence) after ``after``."""
+
     def add_secret(self, secret: ApplicationSecret) -> None:
         """Attach a secret hash to an application."""
 

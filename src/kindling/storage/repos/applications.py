@@ -48,6 +48,21 @@ class SqlApplicationRepository:
         )
         return [(int(row["seq"]), application_from_row(row)) for row in rows]
 
+    def list_by_name(
+        self, after: tuple[str, int] | None, limit: int, descending: bool
+    ) -> list[tuple[tuple[str, int], Application]]:
+        op, order = ("<", "DESC") if descending else (">", "ASC")
+        where, params = "", []
+        if after is not None:
+            where = f"WHERE (name, seq) {op} (?, ?)"
+            params = [after[0], after[1]]
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM applications {where} "
+            f"ORDER BY name {order}, seq {order} LIMIT ?",
+            (*params, limit),
+        )
+        return [((row["name"], int(row["seq"])), application_from_row(row)) for row in rows]
+
     def add_secret(self, secret: ApplicationSecret) -> None:
         self._s.execute(
             "INSERT INTO application_secrets (id, application_id, secret_hash, created_on, "

@@ -29,11 +29,19 @@ def get_applications(call: Call) -> dict[str, Any]:
     if sort is not None and sort not in SORTS:
         raise ValidationError("sort must be name_asc or name_desc", "INVALID_SORT")
     size = parse_page_size(call.query.get("page_size"))
-    after = call.ctx.cursors.decode("applications", call.query.get("next_token"))
-    apps, cursor = service.list_applications(call.ctx.storage, after, size)
-    if sort is not None:
-        apps.sort(key=lambda a: a.name.casefold(), reverse=sort == "name_desc")
-    token = None if cursor is None else call.ctx.cursors.encode("applications", cursor)
+    cursors, token_in = call.ctx.cursors, call.query.get("next_token")
+    token: str | None = None
+    if sort is None:
+        apps, cursor = service.list_applications(
+            call.ctx.storage, cursors.decode("applications", token_in), size
+        )
+        token = None if cursor is None else cursors.encode("applications", cursor)
+    else:
+        listing = f"applications|{sort}"
+        apps, keyed = service.list_applications_by_name(
+            call.ctx.storage, cursors.decode_keyed(listing, token_in), size, sort == "name_desc"
+        )
+        token = None if keyed is None else cursors.encode(listing, keyed)
     return paged("applications", [summary(a) for a in apps], token)
 
 
