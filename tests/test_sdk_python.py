@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from kinde_sdk.management import ManagementClient
-from kinde_sdk.management.exceptions import ApiException, NotFoundException
+from kinde_sdk.management.exceptions import ApiException, BadRequestException
 from kinde_sdk.management.management_token_manager import ManagementTokenManager
 from kinde_sdk.management.models import (
     Applications,
@@ -24,6 +24,7 @@ from kinde_sdk.management.models import (
     CreateUserRequestIdentitiesInnerDetails,
     CreateUserRequestProfile,
     CreateUserResponse,
+    ErrorResponse,
     GetApplicationsResponse,
     SuccessResponse,
     UpdateUserRequest,
@@ -149,10 +150,17 @@ def test_user_lifecycle_through_the_sdk(client: ManagementClient) -> None:
 
     with pytest.raises(ApiException) as gone:
         client.users_api.get_user_data(id=user_id)
-    # Kindling answers 404 (USER_NOT_FOUND); the SDK maps that to NotFoundException.
-    assert isinstance(gone.value, NotFoundException)
-    assert gone.value.status == 404
-    assert "USER_NOT_FOUND" in (gone.value.body or "")
+    # getUserData declares no 404 in Kinde's contract, so Kindling answers 400
+    # USER_NOT_FOUND as an error_response, which the SDK parses.
+    assert isinstance(gone.value, BadRequestException)
+    assert gone.value.status == 400
+    assert isinstance(gone.value.data, ErrorResponse)
+    assert gone.value.data.errors is not None
+    assert [e.code for e in gone.value.data.errors] == ["USER_NOT_FOUND"]
+
+    with pytest.raises(BadRequestException) as again:
+        client.users_api.delete_user(id=user_id)
+    assert again.value.status == 400
 
     after = client.users_api.get_users(email=email)
     assert isinstance(after, UsersResponse)
@@ -197,8 +205,9 @@ def test_deprecated_shortcut_methods(client: ManagementClient) -> None:
         deleted = client.delete_user(created.id)
     assert isinstance(deleted, SuccessResponse)
 
-    with pytest.raises(NotFoundException):
+    with pytest.raises(BadRequestException) as gone:
         client.users_api.get_user_data(id=created.id)
+    assert gone.value.status == 400
 
 
 def test_get_applications_lists_the_bootstrap_app(

@@ -5,7 +5,7 @@
 ``kindling.db`` in the data dir.
 """
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,6 +69,10 @@ class Storage:
         """A read-only transaction (a consistent snapshot)."""
         with self.engine.session(write=False) as session:
             yield SqlUnitOfWork(session)
+
+    def change_marker(self) -> Hashable | None:
+        """See ``Engine.change_marker``: equal markers mean nothing was committed in between."""
+        return self.engine.change_marker()
 
     def close(self) -> None:
         self.engine.close()

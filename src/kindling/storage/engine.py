@@ -7,9 +7,10 @@ engine adapts placeholders, connection handling and error types. This module and
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +54,10 @@ class Engine(Protocol):
 
     def session(self, write: bool) -> AbstractContextManager[Session]:
         """Open a transaction; ``write`` takes the write lock up front (SQLite)."""
+
+    def change_marker(self) -> Hashable | None:
+        """A value that changes whenever committed data may have changed, or None if the
+        engine cannot tell cheaply (then callers must not cache)."""
 
     def close(self) -> None: ...
 
@@ -99,6 +104,8 @@ class SqliteEngine:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._local_writes = 0
+        self._serials = itertools.count(1)
         with self.session(write=True):
             pass
 
@@ -114,6 +121,7 @@ class SqliteEngine:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
             self._local.conn = conn
+            self._local.serial = next(self._serials)
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -133,6 +141,16 @@ class SqliteEngine:
             raise
         else:
             conn.execute("COMMIT")
+        finally:
+            if write:
+                self._local_writes += 1
+
+    def change_marker(self) -> Hashable | None:
+        """``PRAGMA data_version`` of this thread's connection (it changes when any *other*
+        connection, in any process, commits) plus this process's own write count."""
+        conn = self._connection()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        return (self._local.serial, version, self._local_writes)
 
     def close(self) -> None:
         with self._lock:
@@ -194,6 +212,9 @@ class PostgresEngine:
     def session(self, write: bool) -> Iterator[Session]:
         with self._pool.connection() as conn, conn.transaction():
             yield _PostgresSession(conn)
+
+    def change_marker(self) -> Hashable | None:
+        return None
 
     def close(self) -> None:
         self._pool.close()

@@ -137,24 +137,28 @@ class SqlApiRepository:
     ) -> list[ApiAuthorization]:
         if not audiences:
             return []
-        rows = self._s.all(
-            "SELECT p.seq, p.id, p.name, p.audience, p.is_management_api, p.created_on, "
-            "s.key AS scope_key FROM api_applications aa "
-            "JOIN apis p ON p.id = aa.api_id "
-            "LEFT JOIN api_application_scopes g "
-            "ON g.api_id = aa.api_id AND g.application_id = aa.application_id "
-            "LEFT JOIN api_scopes s ON s.id = g.scope_id "
+        apis = self._s.all(
+            "SELECT p.seq, p.id, p.name, p.audience, p.is_management_api, p.created_on "
+            "FROM api_applications aa JOIN apis p ON p.id = aa.api_id "
             f"WHERE aa.application_id = ? AND p.audience IN ({_placeholders(audiences)}) "
-            "ORDER BY p.seq, s.seq",
+            "ORDER BY p.seq",
             (application_id, *audiences),
         )
-        found: dict[str, tuple[Api, list[str]]] = {}
-        for row in rows:
-            api = _api(row)
-            entry = found.setdefault(api.id, (api, []))
-            if row["scope_key"] is not None:
-                entry[1].append(row["scope_key"])
+        if not apis:
+            return []
+        api_ids = [row["id"] for row in apis]
+        granted: dict[str, list[str]] = {api_id: [] for api_id in api_ids}
+        for row in self._s.all(
+            "SELECT g.api_id, s.key FROM api_application_scopes g "
+            "JOIN api_scopes s ON s.id = g.scope_id "
+            f"WHERE g.application_id = ? AND g.api_id IN ({_placeholders(api_ids)}) "
+            "ORDER BY s.seq",
+            (application_id, *api_ids),
+        ):
+            granted[row["api_id"]].append(row["key"])
         return [
-            ApiAuthorization(api=api, application_id=application_id, scopes=tuple(keys))
-            for api, keys in found.values()
+            ApiAuthorization(
+                api=_api(row), application_id=application_id, scopes=tuple(granted[row["id"]])
+            )
+            for row in apis
         ]
