@@ -67,17 +67,22 @@ def validate(request: TokenRequest, record: ClientRecord) -> ValidatedGrant:
             raise UnauthorizedClientError(
                 f"the client is not authorized for the audience {audience}"
             )
-    granted: dict[str, None] = {}
-    for audience in audiences:
-        granted.update(dict.fromkeys(by_audience[audience].scopes))
+    if len(audiences) == 1:
+        granted_scopes = by_audience[audiences[0]].scopes
+    else:
+        merged: dict[str, None] = {}
+        for audience in audiences:
+            merged.update(dict.fromkeys(by_audience[audience].scopes))
+        granted_scopes = tuple(merged)
     requested = parse_scope(request.get("scope"))
     if requested:
+        granted = frozenset(granted_scopes)
         missing = [s for s in requested if s not in granted]
         if missing:
             raise InvalidScopeError(f"the scope {missing[0]} was not granted to the client")
         scopes = requested
     else:
-        scopes = tuple(granted)
+        scopes = granted_scopes
     return ValidatedGrant(
         record=record,
         audiences=audiences,

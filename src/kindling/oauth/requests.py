@@ -39,6 +39,8 @@ class TokenRequest:
 
 
 def _form_decode(text: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text
     return unquote_plus(text, encoding="utf-8", errors="strict")
 
 

@@ -1,0 +1,310 @@
+"""Helpers for bench/token_bench.sh: RSA ceiling, wrk parsing, token check, summary, py-spy.
+
+Run with the project's venv Python (it needs ``cryptography``). Every subcommand
+prints one JSON document (or a table for ``summary``/``pyspy``) on stdout.
+
+    python bench/benchlib.py rsa-limit SECONDS
+    python bench/benchlib.py parse-wrk WRK_OUTPUT_FILE
+    python bench/benchlib.py check-token RESPONSE_FILE
+    python bench/benchlib.py summary RESULTS_JSON          (prints the table, updates the JSON)
+    python bench/benchlib.py pyspy RAW_PROFILE [REPO_ROOT] (prints the breakdown as JSON + table)
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+# --------------------------------------------------------------------------- RSA ceiling
+def rsa_limit(seconds: float) -> dict[str, Any]:
+    """RS256 signatures per second on this core with the library Kindling uses."""
+    import cryptography
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pad, alg = padding.PKCS1v15(), hashes.SHA256()
+    message = b"x" * 1000  # header.payload of a typical token; SHA-256 of it is ~1 us
+    for _ in range(50):  # warm-up
+        key.sign(message, pad, alg)
+    n = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(20):
+            key.sign(message, pad, alg)
+        n += 20
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+    elapsed = now - start
+    return {
+        "signs_per_s": round(n / elapsed, 1),
+        "us_per_sign": round(1e6 * elapsed / n, 1),
+        "seconds": round(elapsed, 2),
+        "library": f"cryptography {cryptography.__version__}",
+    }
+
+
+# --------------------------------------------------------------------------- wrk output
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        raise ValueError(f"cannot parse latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["rps"] = float(m.group(1)) if m else None
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M)
+        out[f"p{pct}_ms"] = round(_ms(m.group(1)), 3) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    out["requests"] = int(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    out["socket_errors"] = sum(int(g) for g in m.groups()) if m else 0
+    return out
+
+
+# --------------------------------------------------------------------------- token sanity
+def _b64json(part: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return data
+
+
+def check_token(body: str) -> dict[str, Any]:
+    resp = json.loads(body)
+    token = resp["access_token"]
+    header_b64, payload_b64, _sig = token.split(".")
+    header, payload = _b64json(header_b64), _b64json(payload_b64)
+    scope = payload.get("scope", "")
+    return {
+        "header": header,
+        "claims": sorted(payload),
+        "scopes": len(scope.split()) if scope else 0,
+        "token_bytes": len(token),
+        "response_bytes": len(body.encode()),
+    }
+
+
+# --------------------------------------------------------------------------- summary
+def _median(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 3) if values else None
+
+
+def _range(values: list[float]) -> tuple[float, float] | None:
+    values = [v for v in values if v is not None]
+    return (min(values), max(values)) if values else None
+
+
+def summarize(doc: dict[str, Any]) -> str:
+    runs = doc["runs"]
+    rsa = [r["signs_per_s"] for r in doc["rsa_limit"]]
+    rsa_med = statistics.median(rsa) if rsa else None
+    cases = list(dict.fromkeys(r["case"] for r in runs))
+    conns = sorted({r["connections"] for r in runs})
+    summary: dict[str, Any] = {"rsa_limit_signs_per_s": rsa_med, "rsa_limit_range": _range(rsa)}
+    lines = [
+        f"RS256 sign ceiling, one core, other core idle ({doc['rsa_limit'][0]['library']}): "
+        f"median {rsa_med:,.0f}/s (runs: {', '.join(f'{v:,.0f}' for v in rsa)})",
+        "",
+        "| server | conns | tokens/s median (min–max) | p50 ms | p99 ms | CPU cores | "
+        "tokens per CPU-s | vs peer | vs RSA ceiling |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    peer_med: dict[int, float | None] = {}
+    for c in conns:
+        peer = [r["rps"] for r in runs if r["case"] == "peer" and r["connections"] == c]
+        peer_med[c] = _median(peer)
+    for c in conns:
+        for case in cases:
+            sel = [r for r in runs if r["case"] == case and r["connections"] == c]
+            if not sel:
+                continue
+            rps = [r["rps"] for r in sel]
+            med = _median(rps)
+            lo, hi = _range(rps) or (0, 0)
+            cpu = _median([r["cpu_cores"] for r in sel])
+            per_cpu = _median([r["rps"] / r["cpu_cores"] for r in sel if r["cpu_cores"]])
+            pm = peer_med.get(c)
+            vs_peer = f"{med / pm:.2f}×" if pm and med and case != "peer" else "—"
+            vs_rsa = f"{100 * med / rsa_med:.0f} %" if rsa_med and med else "—"
+            p50, p99 = _median([r["p50_ms"] for r in sel]), _median([r["p99_ms"] for r in sel])
+            summary[f"{case}@{c}"] = {
+                "rps_median": med,
+                "rps_range": [lo, hi],
+                "p50_ms_median": p50,
+                "p99_ms_median": p99,
+                "p99_ms_max": max(r["p99_ms"] for r in sel),
+                "cpu_cores_median": cpu,
+                "tokens_per_cpu_second": per_cpu,
+                "ratio_vs_peer": round(med / pm, 3) if pm and med and case != "peer" else None,
+                "ratio_vs_rsa_limit": round(med / rsa_med, 3) if rsa_med and med else None,
+                "non_2xx": sum(r["non_2xx"] for r in sel),
+                "socket_errors": sum(r["socket_errors"] for r in sel),
+            }
+            lines.append(
+                f"| {case} | {c} | {med:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.1f} | {p99:.1f} | "
+                f"{cpu:.2f} | {per_cpu:,.0f} | {vs_peer} | {vs_rsa} |"
+            )
+    bad = [r for r in runs if r["non_2xx"] or r["socket_errors"]]
+    if bad:
+        lines.append("")
+        lines.append(
+            "WARNING: non-2xx responses or socket errors in: "
+            + ", ".join(f"{r['case']}@{r['connections']} round {r['round']}" for r in bad)
+        )
+    doc["summary"] = summary
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- py-spy
+_CATEGORIES = [
+    "RSA signing (key.sign)",
+    "JSON encode + base64url (token, response)",
+    "SQLite lookup (queries, row → objects)",
+    "client secret HMAC",
+    "uuid4 (jti)",
+    "form parsing (requests.py, unquote)",
+    "claims / grant validation (our code)",
+    "token endpoint glue (web/token.py, server.py)",
+    "other Kindling code",
+    "uvicorn / httptools protocol",
+    "asyncio / uvloop event loop",
+    "other",
+]
+
+
+def _source_line(repo: Path, path: str, line: int, cache: dict[str, list[str]]) -> str:
+    if path not in cache:
+        f = repo / "src" / path
+        try:
+            cache[path] = f.read_text().splitlines()
+        except OSError:
+            cache[path] = []
+    lines = cache[path]
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^:()]*):(?P<line>\d+)\)$")
+
+
+def classify(frames: list[str], repo: Path, cache: dict[str, list[str]]) -> str:
+    """Attribute a stack to the innermost frame that says what the time is for."""
+    for raw in reversed(frames):
+        m = _FRAME.match(raw)
+        if not m:
+            continue
+        func, path, line = m.group("func"), m.group("path"), int(m.group("line"))
+        if path.startswith("kindling/"):
+            src = _source_line(repo, path, line, cache)
+            if path == "kindling/crypto/jws.py" and "_key.sign(" in src:
+                return "RSA signing (key.sign)"
+            if path == "kindling/crypto/jws.py" or (
+                path == "kindling/oauth/server.py" and "_encode" in src
+            ):
+                return "JSON encode + base64url (token, response)"
+            if path.startswith(("kindling/storage/", "kindling/services/clients.py")):
+                return "SQLite lookup (queries, row → objects)"
+            if path == "kindling/crypto/client_secrets.py":
+                return "client secret HMAC"
+            if path == "kindling/oauth/requests.py":
+                return "form parsing (requests.py, unquote)"
+            if path in ("kindling/oauth/client_credentials.py", "kindling/oauth/client_auth.py"):
+                if "uuid" in src:
+                    return "uuid4 (jti)"
+                return "claims / grant validation (our code)"
+            if path in ("kindling/web/token.py", "kindling/oauth/server.py", "kindling/web/app.py"):
+                return "token endpoint glue (web/token.py, server.py)"
+            return "other Kindling code"
+        if path == "uuid.py":
+            return "uuid4 (jti)"
+        if path in ("hmac.py", "hashlib.py"):
+            return "client secret HMAC"
+        if path == "base64.py":
+            return "JSON encode + base64url (token, response)"
+        if path.startswith("urllib/"):
+            return "form parsing (requests.py, unquote)"
+        if path.startswith(("sqlite3/", "contextlib.py")) and any(
+            "kindling/storage" in f for f in frames
+        ):
+            return "SQLite lookup (queries, row → objects)"
+        if path == "<string>" and "__init__" in func:
+            # dataclass __init__ generated code: attribute to the caller
+            continue
+        if path.startswith("uvicorn/") or "httptools" in path:
+            return "uvicorn / httptools protocol"
+        if path.startswith(("asyncio/", "uvloop")):
+            return "asyncio / uvloop event loop"
+    return "other"
+
+
+def pyspy_summary(raw: Path, repo: Path) -> dict[str, Any]:
+    counts: collections.Counter[str] = collections.Counter()
+    leaf: collections.Counter[str] = collections.Counter()
+    cache: dict[str, list[str]] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        frames = stack.split(";")
+        count = int(n)
+        total += count
+        counts[classify(frames, repo, cache)] += count
+        leaf[frames[-1]] += count
+    shares = {c: round(100 * counts[c] / total, 1) for c in _CATEGORIES if counts[c]}
+    top = [{"frame": f, "pct": round(100 * c / total, 1)} for f, c in leaf.most_common(15)]
+    return {"samples": total, "shares_pct": shares, "top_leaf_frames": top}
+
+
+def pyspy_table(summary: dict[str, Any]) -> str:
+    lines = [f"py-spy samples: {summary['samples']} (on-CPU only)", "", "| where | share |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} % |" for k, v in summary["shares_pct"].items()]
+    lines += ["", "top leaf frames (self time):"]
+    lines += [f"  {t['pct']:5.1f} %  {t['frame']}" for t in summary["top_leaf_frames"]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[1] if len(argv) > 1 else ""
+    if cmd == "rsa-limit":
+        print(json.dumps(rsa_limit(float(argv[2]))))
+    elif cmd == "parse-wrk":
+        print(json.dumps(parse_wrk(Path(argv[2]).read_text())))
+    elif cmd == "check-token":
+        print(json.dumps(check_token(Path(argv[2]).read_text())))
+    elif cmd == "summary":
+        path = Path(argv[2])
+        doc = json.loads(path.read_text())
+        print(summarize(doc))
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+    elif cmd == "pyspy":
+        repo = Path(argv[3]) if len(argv) > 3 else Path(__file__).resolve().parent.parent
+        summary = pyspy_summary(Path(argv[2]), repo)
+        print(json.dumps(summary))
+        print(pyspy_table(summary), file=sys.stderr)
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
