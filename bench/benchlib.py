@@ -3,9 +3,11 @@
 Run with the project's venv Python (it needs ``cryptography``). Every subcommand
 prints one JSON document (or a table for ``summary``/``pyspy``) on stdout.
 
-    python bench/benchlib.py rsa-limit SECONDS
+    python bench/benchlib.py rsa-limit SECONDS [APPEND_JSONL]
     python bench/benchlib.py parse-wrk WRK_OUTPUT_FILE
-    python bench/benchlib.py check-token RESPONSE_FILE
+    python bench/benchlib.py check-token RESPONSE_FILE [OUT_JSON]
+    python bench/benchlib.py record-run CASE ROUND CONNS CPU0 CPU1 BUSY0 BUSY1 T0 T1 HZ RSS \
+        WRK_OUTPUT TOKEN_JSON RUNS_JSONL
     python bench/benchlib.py summary RESULTS_JSON          (prints the table, updates the JSON)
     python bench/benchlib.py pyspy RAW_PROFILE [REPO_ROOT] (prints the breakdown as JSON + table)
 """
@@ -282,14 +284,63 @@ def pyspy_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def record_run(argv: list[str]) -> str:
+    """Turn one measured wrk run plus /proc readings into a JSON line; return a report line."""
+    (name, rnd, conns, c0, c1, b0, b1, t0, t1, hz, rss, wrk_out, tok, jsonl) = argv
+    hz_f, wall = float(hz), float(t1) - float(t0)
+    cpu = (float(c1) - float(c0)) / hz_f / wall
+    cpu0 = (float(b1) - float(b0)) / hz_f / wall
+    run: dict[str, Any] = {"case": name, "round": int(rnd), "connections": int(conns)}
+    run.update(parse_wrk(Path(wrk_out).read_text()))
+    run.update(
+        {
+            "cpu_cores": round(cpu, 3),
+            "cpu0_other_cores": round(max(cpu0 - cpu, 0.0), 3),
+            "rss_kib": int(rss),
+            "wall_s": round(wall, 2),
+            "token_bytes": json.loads(Path(tok).read_text())["token_bytes"],
+        }
+    )
+    with open(jsonl, "a") as f:
+        f.write(json.dumps(run) + "\n")
+    warn = ""
+    if run["non_2xx"] or run["socket_errors"]:
+        warn += f"  !! non-2xx {run['non_2xx']}, socket errors {run['socket_errors']}"
+    if run["cpu0_other_cores"] > 0.05:
+        warn += f"  !! CPU 0 also ran other work: {run['cpu0_other_cores']:.2f} cores"
+    if run["rps"] is None:
+        return f"  {name:<17} c={conns:<3} wrk output unreadable: {wrk_out}"
+    return (
+        f"  {name:<17} c={conns:<3} {run['rps']:>8,.0f} tokens/s  p50 {run['p50_ms']:6.2f} ms  "
+        f"p99 {run['p99_ms']:7.2f} ms  CPU {run['cpu_cores']:.2f} cores  "
+        f"RSS {run['rss_kib'] // 1024} MiB{warn}"
+    )
+
+
 def main(argv: list[str]) -> int:
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "rsa-limit":
-        print(json.dumps(rsa_limit(float(argv[2]))))
+        r = rsa_limit(float(argv[2]))
+        if len(argv) > 3:
+            with open(argv[3], "a") as f:
+                f.write(json.dumps(r) + "\n")
+            print(f"{r['signs_per_s']:,.0f} signs/s ({r['us_per_sign']} us/sign, {r['library']})")
+        else:
+            print(json.dumps(r))
     elif cmd == "parse-wrk":
         print(json.dumps(parse_wrk(Path(argv[2]).read_text())))
     elif cmd == "check-token":
-        print(json.dumps(check_token(Path(argv[2]).read_text())))
+        t = check_token(Path(argv[2]).read_text())
+        if len(argv) > 3:
+            Path(argv[3]).write_text(json.dumps(t))
+            print(
+                f"{t['token_bytes']} bytes, {t['scopes']} scopes, "
+                f"response {t['response_bytes']} bytes, header {json.dumps(t['header'])}"
+            )
+        else:
+            print(json.dumps(t))
+    elif cmd == "record-run":
+        print(record_run(argv[2:]))
     elif cmd == "summary":
         path = Path(argv[2])
         doc = json.loads(path.read_text())

@@ -213,11 +213,20 @@ def test_deprecated_shortcut_methods(client: ManagementClient) -> None:
 def test_get_applications_lists_the_bootstrap_app(
     client: ManagementClient, tls_server: KindlingServer
 ) -> None:
-    result = client.applications_api.get_applications()
-    assert isinstance(result, GetApplicationsResponse)
-    assert result.applications is not None
-    assert all(isinstance(a, Applications) for a in result.applications)
-    by_id = {a.id: a for a in result.applications}
+    apps: list[Applications] = []
+    next_token = None
+    for _ in range(50):  # other tests share this server; walk every page
+        result = client.applications_api.get_applications(page_size=2, next_token=next_token)
+        assert isinstance(result, GetApplicationsResponse)
+        assert result.code == "OK"
+        assert result.applications is not None
+        assert all(isinstance(a, Applications) for a in result.applications)
+        apps += result.applications
+        next_token = result.next_token
+        if not next_token:
+            break
+    by_id = {a.id: a for a in apps}
+    assert len(by_id) == len(apps)  # no app listed twice across pages
     assert tls_server.client_id in by_id
     bootstrap = by_id[tls_server.client_id]
     assert bootstrap.type == "m2m"
@@ -264,7 +273,7 @@ def test_one_token_is_reused_for_several_calls(client: ManagementClient) -> None
         fetches.append(token)
         return token
 
-    manager.request_new_token = counting  # type: ignore[method-assign]
+    manager.request_new_token = counting
 
     first = client.users_api.get_users(page_size=1)
     assert isinstance(first, UsersResponse)

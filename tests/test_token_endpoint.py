@@ -202,8 +202,12 @@ def test_token_claims_are_exactly_kindes_m2m_claim_set(server: KindlingServer) -
 
 
 def test_token_jti_is_a_uuid_unique_per_token(server: KindlingServer) -> None:
-    first = verified_claims(server, assert_token(post_pairs(server, credentials(server)))["access_token"])
-    second = verified_claims(server, assert_token(post_pairs(server, credentials(server)))["access_token"])
+    first = verified_claims(
+        server, assert_token(post_pairs(server, credentials(server)))["access_token"]
+    )
+    second = verified_claims(
+        server, assert_token(post_pairs(server, credentials(server)))["access_token"]
+    )
     assert str(uuid.UUID(first["jti"])) == first["jti"]
     assert str(uuid.UUID(second["jti"])) == second["jti"]
     assert first["jti"] != second["jti"]
@@ -216,9 +220,7 @@ def test_response_scope_equals_token_scope_claim(server: KindlingServer) -> None
 
 
 def test_form_content_type_with_utf8_charset_is_accepted(server: KindlingServer) -> None:
-    response = post_pairs(
-        server, credentials(server), {"Content-Type": f"{FORM}; charset=UTF-8"}
-    )
+    response = post_pairs(server, credentials(server), {"Content-Type": f"{FORM}; charset=UTF-8"})
     assert_token(response)
 
 
@@ -275,7 +277,9 @@ def test_client_secret_basic_with_percent_encoded_id_and_secret_issues_token(
 
     header = basic(encode_all(server.client_id), encode_all(server.client_secret))
     pairs = without(credentials(server), "client_id", "client_secret")
-    claims = verified_claims(server, assert_token(post_pairs(server, pairs, {"Authorization": header}))["access_token"])
+    claims = verified_claims(
+        server, assert_token(post_pairs(server, pairs, {"Authorization": header}))["access_token"]
+    )
     assert claims["azp"] == server.client_id
 
 
@@ -352,7 +356,9 @@ def test_basic_without_colon_is_401_invalid_client_with_basic_challenge(
 ) -> None:
     header = "Basic " + base64.b64encode(server.client_id.encode()).decode()
     response = post_pairs(
-        server, without(credentials(server), "client_id", "client_secret"), {"Authorization": header}
+        server,
+        without(credentials(server), "client_id", "client_secret"),
+        {"Authorization": header},
     )
     assert_oauth_error(response, 401, "invalid_client")
     assert response.headers["www-authenticate"].startswith("Basic ")
@@ -668,9 +674,7 @@ def test_credentials_in_query_string_are_not_used(server: KindlingServer) -> Non
     query = urlencode([("client_id", server.client_id), ("client_secret", server.client_secret)])
     body = urlencode(without(credentials(server), "client_id", "client_secret")).encode()
     with server.client() as http:
-        response = http.post(
-            f"{TOKEN_PATH}?{query}", content=body, headers={"Content-Type": FORM}
-        )
+        response = http.post(f"{TOKEN_PATH}?{query}", content=body, headers={"Content-Type": FORM})
     assert_oauth_error(response, 401, "invalid_client")
 
 
