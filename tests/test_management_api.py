@@ -27,7 +27,9 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+from kindling.errors import ValidationError
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
+from kindling.services.pagination import CursorCodec
 from kindling.web.app import management_operations
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer
@@ -158,9 +160,7 @@ class Mgmt:
         return users
 
     def create_app(self, type_: str = "m2m") -> dict[str, Any]:
-        body = self.ok(
-            "POST", "/applications", json={"name": f"app-{uid()}", "type": type_}
-        )
+        body = self.ok("POST", "/applications", json={"name": f"app-{uid()}", "type": type_})
         app: dict[str, Any] = body["application"]
         return app
 
@@ -191,8 +191,11 @@ class Mgmt:
         return body
 
     def grant(self, api_id: str, app_id: str, scope_id: str, granted: bool = True) -> None:
-        self.ok("POST" if granted else "DELETE", GRANT, f"/apis/{api_id}/applications/{app_id}"
-                f"/scopes/{scope_id}")
+        self.ok(
+            "POST" if granted else "DELETE",
+            GRANT,
+            f"/apis/{api_id}/applications/{app_id}/scopes/{scope_id}",
+        )
 
     def management_api_id(self) -> str:
         for api in self.all_pages("/apis", "apis"):
@@ -260,7 +263,7 @@ def test_routes_match_contract_scope_and_status() -> None:
         spec = CONTRACT.find(op.method, BASE + op.path)
         assert op.scope == spec.scope, (op.method, op.path, op.scope, spec.scope)
         assert op.status in spec.success_codes, (op.method, op.path, op.status)
-        assert op.operation_id.lower() == spec.operation_id.lower(), (op, spec)
+        assert op.operation_id == spec.operation_id, (op, spec)
 
 
 # --- (a) every operation: a valid call matches the contract ----------------
@@ -367,9 +370,7 @@ def _concrete(path: str) -> str:
     )
 
 
-@pytest.mark.parametrize(
-    "op", management_operations(), ids=lambda op: f"{op.method} {op.path}"
-)
+@pytest.mark.parametrize("op", management_operations(), ids=lambda op: f"{op.method} {op.path}")
 def test_token_without_scope_is_forbidden(server: KindlingServer, mg: Mgmt, op: Any) -> None:
     others = [s for s in MANAGEMENT_API_SCOPES if s != op.scope]
     narrow = token_for(server, others)
@@ -467,9 +468,11 @@ def _tamper(token: str) -> list[str]:
     other = str(int(payload) + 1).encode()
     forged = base64.urlsafe_b64encode(other + b"." + tag).rstrip(b"=").decode()
     zero = base64.urlsafe_b64encode(b"0." + tag).rstrip(b"=").decode()
-    flipped_tag = base64.urlsafe_b64encode(
-        payload + b"." + bytes([tag[0] ^ 1]) + tag[1:]
-    ).rstrip(b"=").decode()
+    flipped_tag = (
+        base64.urlsafe_b64encode(payload + b"." + bytes([tag[0] ^ 1]) + tag[1:])
+        .rstrip(b"=")
+        .decode()
+    )
     return [first + token[1:], forged, zero, flipped_tag, "not-a-token", "%%%", token + "AAAA"]
 
 
@@ -649,8 +652,11 @@ def _email_identity(email: str) -> list[dict[str, Any]]:
 INVALID_CREATES: list[tuple[str, Callable[[str], Any], str]] = [
     (
         "email-255-chars",
-        lambda e: {"identities": _email_identity("a" * (255 - len(e.split("@")[1]) - 1) + "@"
-                                                 + e.split("@")[1])},
+        lambda e: {
+            "identities": _email_identity(
+                "a" * (255 - len(e.split("@")[1]) - 1) + "@" + e.split("@")[1]
+            )
+        },
         "EMAIL_TOO_LONG",
     ),
     (
@@ -723,8 +729,7 @@ INVALID_CREATES: list[tuple[str, Callable[[str], Any], str]] = [
     (
         "valid-email-then-bad-phone",
         lambda e: {
-            "identities": _email_identity(e)
-            + [{"type": "phone", "details": {"phone": "call me"}}]
+            "identities": _email_identity(e) + [{"type": "phone", "details": {"phone": "call me"}}]
         },
         "INVALID_PHONE",
     ),
@@ -850,9 +855,7 @@ def test_concurrent_creates_of_one_email(server: KindlingServer, mg: Mgmt) -> No
 # --- APIs -------------------------------------------------------------------
 
 
-def test_api_scope_grant_flow_reaches_the_token_endpoint(
-    server: KindlingServer, mg: Mgmt
-) -> None:
+def test_api_scope_grant_flow_reaches_the_token_endpoint(server: KindlingServer, mg: Mgmt) -> None:
     api_id, audience = mg.create_api()
     detail = mg.ok("GET", "/apis/{api_id}", f"/apis/{api_id}")
     assert detail["api"]["id"] == api_id
@@ -1129,21 +1132,87 @@ def test_unknown_application(mg: Mgmt) -> None:
     assert_error(mg.request("GET", "/applications", params={"sort": "x"}), 400, "INVALID_SORT")
 
 
+def _page_through(
+    mg: Mgmt, path: str, key: str, params: dict[str, Any], size: int
+) -> list[dict[str, Any]]:
+    """Follow next_token to the end; every token the server issued must be accepted."""
+    items: list[dict[str, Any]] = []
+    query = dict(params, page_size=size)
+    for _ in range(5000):
+        resp = mg.request("GET", path, params=query)
+        assert resp.status_code == 200, (
+            f"page {len(items) // size + 1} refused its own next_token",
+            query.get("next_token"),
+            resp.text,
+        )
+        body = resp.json()
+        CONTRACT.validate_response("GET", BASE + path, 200, body)
+        assert 1 <= len(body[key]) <= size or ("next_token" not in body and not items)
+        items.extend(body[key])
+        if "next_token" not in body:
+            return items
+        query["next_token"] = body["next_token"]
+    raise AssertionError("pagination did not end")
+
+
 def test_applications_listing_pages_without_duplicates(mg: Mgmt) -> None:
     for _ in range(3):
         mg.create_app()
     whole = mg.ok("GET", "/applications", params={"page_size": 500})
     assert "next_token" not in whole
-    paged: list[str] = []
-    query: dict[str, Any] = {"page_size": 2}
-    while True:
-        body = mg.ok("GET", "/applications", params=query)
-        assert len(body["applications"]) <= 2
-        paged.extend(a["id"] for a in body["applications"])
-        if "next_token" not in body:
-            break
-        query["next_token"] = body["next_token"]
-    # New apps from concurrent tests may appear at the end; the prefix must match.
     expected = [a["id"] for a in whole["applications"]]
-    assert paged[: len(expected)] == expected
+    paged = [a["id"] for a in _page_through(mg, "/applications", "applications", {}, 2)]
+    assert paged == expected
     assert len(paged) == len(set(paged))
+
+
+def test_applications_sorted_by_name_page_consistently(mg: Mgmt) -> None:
+    tag = uid()
+    for name in (f"zz-{tag}", f"AA-{tag}", f"mm-{tag}", f"mm-{tag}", f"b.b-{tag}"):
+        mg.ok("POST", "/applications", json={"name": name, "type": "spa"})
+    everything = {a["id"] for a in mg.all_pages("/applications", "applications")}
+    orders: dict[str, list[str]] = {}
+    for sort in ("name_asc", "name_desc"):
+        whole = mg.ok("GET", "/applications", params={"page_size": 500, "sort": sort})
+        assert "next_token" not in whole
+        single = [a["id"] for a in whole["applications"]]
+        for size in (1, 3):
+            paged = _page_through(mg, "/applications", "applications", {"sort": sort}, size)
+            assert [a["id"] for a in paged] == single, (sort, size)
+        assert len(single) == len(set(single)) and set(single) == everything
+        orders[sort] = single
+    assert orders["name_desc"] == orders["name_asc"][::-1]
+    # A cursor of one ordering is refused by another.
+    asc = mg.ok("GET", "/applications", params={"page_size": 1, "sort": "name_asc"})
+    for params in ({"sort": "name_desc"}, {}):
+        resp = mg.request(
+            "GET", "/applications", params=dict(params, page_size=1, next_token=asc["next_token"])
+        )
+        assert_error(resp, 400, "INVALID_NEXT_TOKEN")
+
+
+def test_every_issued_next_token_is_accepted(mg: Mgmt) -> None:
+    """Page one user at a time: each of the ~60 tokens the server hands out must work."""
+    domain = f"tok-{uid()}.example.com"
+    emails = [f"t{i:02d}-{uid()}@{domain}" for i in range(60)]
+    ids = [mg.create_user(e) for e in emails]
+    paged = _page_through(mg, "/users", "users", {"email": ",".join(emails)}, 1)
+    assert [u["id"] for u in paged] == ids
+
+
+def test_next_token_codec_round_trips() -> None:
+    """Every cursor the codec issues decodes again (the MAC is binary and may hold a '.')."""
+    codec = CursorCodec(bytes(range(32)))
+    refused: list[object] = []
+    for position in range(1, 3001):
+        try:
+            assert codec.decode("users|", codec.encode("users|", position)) == position
+        except ValidationError:
+            refused.append(position)
+    for n in range(1, 1001):
+        keyed = (f"app.{n}", n)
+        try:
+            assert codec.decode_keyed("k", codec.encode("k", keyed)) == keyed
+        except ValidationError:
+            refused.append(keyed)
+    assert refused == [], f"{len(refused)} issued cursors refused, e.g. {refused[:5]}"

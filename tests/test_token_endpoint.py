@@ -681,3 +681,35 @@ def test_credentials_in_query_string_are_not_used(server: KindlingServer) -> Non
 def test_oversized_body_is_413_invalid_request(server: KindlingServer) -> None:
     pairs = [*credentials(server), ("padding", "x" * 100_000)]
     assert_oauth_error(post_pairs(server, pairs), 413, "invalid_request")
+
+
+# --- malformed form input (A12 row 4): never a 500, never a token -------------------
+
+
+def test_nul_byte_in_client_id_is_invalid_request(server: KindlingServer) -> None:
+    pairs = [*without(credentials(server), "client_id"), ("client_id", server.client_id + "\x00")]
+    assert_oauth_error(post_pairs(server, pairs), 400, "invalid_request")
+
+
+def test_nul_byte_in_audience_is_invalid_request(server: KindlingServer) -> None:
+    pairs = [*without(credentials(server), "audience"), ("audience", server.audience + "\x00")]
+    assert_oauth_error(post_pairs(server, pairs), 400, "invalid_request")
+
+
+def test_nul_byte_in_basic_client_id_is_401_invalid_client_with_basic_challenge(
+    server: KindlingServer,
+) -> None:
+    response = post_pairs(
+        server,
+        without(credentials(server), "client_id", "client_secret"),
+        {"Authorization": basic(server.client_id + "%00", server.client_secret)},
+    )
+    assert_oauth_error(response, 401, "invalid_client")
+    assert response.headers["www-authenticate"].startswith("Basic ")
+
+
+def test_malformed_percent_escape_is_invalid_request(server: KindlingServer) -> None:
+    body = urlencode(without(credentials(server), "client_id")) + "&client_id=%ZZ"
+    with server.client() as http:
+        response = http.post(TOKEN_PATH, content=body.encode(), headers={"Content-Type": FORM})
+    assert_oauth_error(response, 400, "invalid_request")

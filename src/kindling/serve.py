@@ -69,7 +69,7 @@ def banner(result: BootstrapResult, settings: Settings, tls: TLSFiles | None) ->
             f"    -d client_secret={result.client_secret} \\",
             f"    -d audience={result.audience} \\",
             "    | python3 -c 'import json,sys; d=json.load(sys.stdin); "
-            "sys.exit(json.dumps(d)) if \"error\" in d else print(d[\"access_token\"])')",
+            'sys.exit(json.dumps(d)) if "error" in d else print(d["access_token"])\')',
             "",
             "Call the Management API with it:",
             f'  curl{cacert} -s {issuer}/api/v1/users -H "Authorization: Bearer $TOKEN"',

@@ -21,6 +21,7 @@ from kindling.errors import ValidationError
 T = TypeVar("T")
 P = TypeVar("P")
 DEFAULT_PAGE_SIZE = 10
+TAG_SIZE = 12
 MAX_PAGE_SIZE = 500
 
 
@@ -56,7 +57,7 @@ class CursorCodec:
     def _mac(self, listing: str, payload: bytes) -> bytes:
         return hmac.new(
             self._key, listing.encode("utf-8") + b"\0" + payload, hashlib.sha256
-        ).digest()[:12]
+        ).digest()[:TAG_SIZE]
 
     def encode(self, listing: str, position: Position) -> str:
         payload = msgspec.json.encode(position)
@@ -66,12 +67,17 @@ class CursorCodec:
     def _decode(self, listing: str, token: str) -> object:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            payload, _, tag = raw.rpartition(b".")
         except (binascii.Error, ValueError):
             raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN") from None
-        if not payload or not hmac.compare_digest(tag, self._mac(listing, payload)):
+        # The tag is binary and may itself contain b"." (as may a JSON sort key), so split
+        # at the tag's fixed length rather than at a separator.
+        payload, dot, tag = raw[: -TAG_SIZE - 1], raw[-TAG_SIZE - 1 : -TAG_SIZE], raw[-TAG_SIZE:]
+        if not payload or dot != b"." or not hmac.compare_digest(tag, self._mac(listing, payload)):
             raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
-        return msgspec.json.decode(payload)
+        try:
+            return msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN") from None
 
     def decode(self, listing: str, token: str | None) -> int | None:
         """Decode a sequence-number cursor (None when no token was sent)."""

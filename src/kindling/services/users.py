@@ -99,7 +99,9 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
     data = _as_object(body, "body")
     profile = _as_object(data.get("profile"), "profile")
     now = isoformat(clock.now())
-    raw_identities = data.get("identities") or []
+    raw_identities = data.get("identities")
+    if raw_identities is None:
+        raw_identities = []
     if not isinstance(raw_identities, list):
         raise ValidationError("identities must be a list", "INVALID_IDENTITIES")
     if len(raw_identities) > MAX_IDENTITIES:

@@ -27,7 +27,7 @@ def _scopes(scopes: list[ApiScope]) -> list[dict[str, Any]]:
     "GET",
     "/apis",
     scope="read:apis",
-    operation_id="getApis",
+    operation_id="getAPIs",
     query=(Param("expand"), Param("page_size", "integer"), Param("next_token")),
 )
 def get_apis(call: Call) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def get_apis(call: Call) -> dict[str, Any]:
     return paged("apis", apis, token)
 
 
-@router.operation("POST", "/apis", scope="create:apis", operation_id="addApis", body=True)
+@router.operation("POST", "/apis", scope="create:apis", operation_id="addAPIs", body=True)
 def add_apis(call: Call) -> dict[str, Any]:
     body = call.json()
     api = service.create_api(
@@ -61,7 +61,7 @@ def add_apis(call: Call) -> dict[str, Any]:
     return success("API successfully created", "API_CREATED", api={"id": api.id})
 
 
-@router.operation("GET", "/apis/{api_id}", scope="read:apis", operation_id="getApi")
+@router.operation("GET", "/apis/{api_id}", scope="read:apis", operation_id="getAPI")
 def get_api(call: Call) -> dict[str, Any]:
     found = service.get_api(call.ctx.storage, call.path["api_id"])
     api = found.api
@@ -85,7 +85,7 @@ def get_api(call: Call) -> dict[str, Any]:
     "POST",
     "/apis/{api_id}/scopes",
     scope="create:api_scopes",
-    operation_id="addApiScope",
+    operation_id="addAPIScope",
     body=True,
 )
 def add_api_scope(call: Call) -> dict[str, Any]:
