@@ -19,6 +19,10 @@
 #   KINDLING_PORT / PEER_PORT   (default 18080 / 13000)
 #   VENV          Python venv with kindling installed (default <repo>/.venv)
 #   PROFILE=1     afterwards, profile Kindling under 16 connections with py-spy (10 s, 200 Hz)
+#   B_SRC, B_ENV  A/B a change: case "kindling-b" (and "kindling-b-2scopes") runs the server with
+#                 B_SRC (a copy of src/ with the change) first on PYTHONPATH and the extra
+#                 variables in B_ENV ("NAME=value ..."); add it to CASES, e.g.
+#                 CASES="kindling kindling-b" B_SRC=/tmp/variant/src bench/token_bench.sh 3 10
 # Traffic goes to 127.0.0.1 only; every load run is bounded by wrk's -d.
 set -euo pipefail
 
@@ -94,13 +98,20 @@ fi
 
 # ----------------------------------------------------------------------------- servers
 # start_<case> sets SRV (server pid, pinned to CPU 0), URL, LUA and writes $WORK/token.json
-start_kindling() {  # scope (may be empty)
-  local scope="$1" data log cid secret audience body
+start_kindling() {  # scope (may be empty), variant (a or b)
+  local scope="$1" variant="${2:-a}" data log cid secret audience body
+  local -a envs=()
   port_free "$KINDLING_PORT" || die "port $KINDLING_PORT is in use"
   data="$(mktemp -d "$WORK/kindling-data.XXXXXX")"
   log="$data/server.log"
-  taskset -c 0 "$KINDLING" serve --no-access-log --workers 1 --port "$KINDLING_PORT" \
-    --data-dir "$data" >"$log" 2>&1 &
+  if [ "$variant" = b ]; then
+    [ -n "${B_SRC:-}" ] || [ -n "${B_ENV:-}" ] || die "case kindling-b needs B_SRC and/or B_ENV"
+    [ -z "${B_SRC:-}" ] || envs+=("PYTHONPATH=$B_SRC${PYTHONPATH:+:$PYTHONPATH}")
+    read -r -a extra <<<"${B_ENV:-}"
+    envs+=("${extra[@]}")
+  fi
+  env ${envs[@]+"${envs[@]}"} taskset -c 0 "$KINDLING" serve --no-access-log --workers 1 \
+    --port "$KINDLING_PORT" --data-dir "$data" >"$log" 2>&1 &
   SRV=$!
   URL="http://127.0.0.1:$KINDLING_PORT/oauth2/token"
   wait_http "http://127.0.0.1:$KINDLING_PORT/healthz" || { cat "$log" >&2; die "kindling did not start"; }
@@ -139,6 +150,8 @@ start_case() {
   case "$1" in
     kindling) start_kindling "" ;;
     kindling-2scopes) start_kindling "read:users read:applications" ;;
+    kindling-b) start_kindling "" b ;;
+    kindling-b-2scopes) start_kindling "read:users read:applications" b ;;
     peer) start_peer ;;
     *) die "unknown case $1" ;;
   esac

@@ -7,6 +7,7 @@ sent without a value are treated as omitted; a parameter other than
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -16,6 +17,8 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY = 65_536
 #: Parameters that may appear more than once (RFC 8707 allows several resources/audiences).
 MULTI_VALUED = frozenset({"audience", "resource"})
+#: A ``%`` not followed by two hex digits (A12 row 4: malformed form input).
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,10 @@ def parse_basic(header: str | None, realm: str) -> BasicCredentials | None:
         client_id, sep, secret = decoded.partition(":")
         if not sep:
             raise ValueError("no colon")
-        return BasicCredentials(_form_decode(client_id), _form_decode(secret))
+        client_id, secret = _form_decode(client_id), _form_decode(secret)
+        if "\x00" in client_id or "\x00" in secret:
+            raise ValueError("NUL character")
+        return BasicCredentials(client_id, secret)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidClientError(
             "the Basic authorization header is malformed", headers=challenge
@@ -98,10 +104,14 @@ def parse_token_request(
         if not pair:
             continue
         raw_name, _, raw_value = pair.partition("=")
+        if "%" in pair and _BAD_ESCAPE.search(pair):
+            raise InvalidRequestError("the request body has a malformed percent-escape")
         try:
             name, value = _form_decode(raw_name), _form_decode(raw_value)
         except UnicodeDecodeError:
             raise InvalidRequestError("the request body is not valid UTF-8") from None
+        if "\x00" in name or "\x00" in value:
+            raise InvalidRequestError("the request body contains a NUL character")
         if name in MULTI_VALUED:
             if value:
                 multi.setdefault(name, []).append(value)

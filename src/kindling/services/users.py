@@ -30,7 +30,7 @@ MAX_IDENTITIES = 20
 IDENTITY_TYPES = ("email", "phone", "username")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
-_USERNAME = re.compile(r"[^\s@]{1,64}")
+_USERNAME = re.compile(r"[^\s@\x00-\x1f\x7f]{1,64}")
 
 
 @dataclass(frozen=True)

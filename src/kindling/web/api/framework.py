@@ -159,6 +159,8 @@ def _query(request: Request, op: Operation) -> dict[str, str]:
         if len(items) > 1:
             raise ValidationError(f"{param.name} is repeated", "REPEATED_PARAMETER")
         if items:
+            if "\x00" in items[0]:
+                raise ValidationError(f"{param.name} contains a NUL character", "INVALID_PARAMETER")
             values[param.name] = items[0]
         elif param.required:
             raise ValidationError(f"{param.name} is required", f"{param.name.upper()}_REQUIRED")
@@ -215,10 +217,15 @@ def build_routes(
                 body = await request.body() if op.body else b""
                 if len(body) > MAX_JSON_BODY:
                     raise ValidationError("the request body is too large", "BODY_TOO_LARGE")
+                path = {k: str(v) for k, v in request.path_params.items()}
+                if any("\x00" in v for v in path.values()):
+                    raise ValidationError(
+                        "a path parameter contains a NUL character", "INVALID_PARAMETER"
+                    )
                 call = Call(
                     ctx=ctx,
                     principal=principal,
-                    path={k: str(v) for k, v in request.path_params.items()},
+                    path=path,
                     query=_query(request, op),
                     raw_body=body,
                 )
