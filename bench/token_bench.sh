@@ -14,6 +14,8 @@
 #   CASES         cases to alternate (default "kindling kindling-2scopes peer")
 #   CONNS         connection counts (default "16 64")
 #   WARMUP        warm-up seconds (default 3)
+#   PROBE_SECS    RS256 sign probe on CPU 0 right before each measured run (default 1 s), so
+#                 each run is also compared with the ceiling of that moment (the host drifts)
 #   PEER_SHARED   the peer's files (default <repo>/../shared/bench/peer-oidc-provider)
 #   PEER_DIR      where oidc-provider is npm-installed (default ${TMPDIR:-/tmp}/peer-oidc-provider)
 #   KINDLING_PORT / PEER_PORT   (default 18080 / 13000)
@@ -23,6 +25,9 @@
 #                 B_SRC (a copy of src/ with the change) first on PYTHONPATH and the extra
 #                 variables in B_ENV ("NAME=value ..."); add it to CASES, e.g.
 #                 CASES="kindling kindling-b" B_SRC=/tmp/variant/src bench/token_bench.sh 3 10
+#   A_SRC         likewise for the plain "kindling" cases (e.g. an unpatched copy of the same
+#                 commit, so that A and B differ only by the change)
+#   PROFILE_CASE  which Kindling case PROFILE=1 profiles (default kindling)
 # Traffic goes to 127.0.0.1 only; every load run is bounded by wrk's -d.
 set -euo pipefail
 
@@ -32,6 +37,7 @@ SECS="${2:-10}"
 CASES="${CASES:-kindling kindling-2scopes peer}"
 CONNS="${CONNS:-16 64}"
 WARMUP="${WARMUP:-3}"
+PROBE_SECS="${PROBE_SECS:-1}"
 PEER_SHARED="${PEER_SHARED:-$REPO/../shared/bench/peer-oidc-provider}"
 PEER_DIR="${PEER_DIR:-${TMPDIR:-/tmp}/peer-oidc-provider}"
 KINDLING_PORT="${KINDLING_PORT:-18080}"
@@ -104,6 +110,9 @@ start_kindling() {  # scope (may be empty), variant (a or b)
   port_free "$KINDLING_PORT" || die "port $KINDLING_PORT is in use"
   data="$(mktemp -d "$WORK/kindling-data.XXXXXX")"
   log="$data/server.log"
+  if [ "$variant" = a ] && [ -n "${A_SRC:-}" ]; then
+    envs+=("PYTHONPATH=$A_SRC${PYTHONPATH:+:$PYTHONPATH}")
+  fi
   if [ "$variant" = b ]; then
     [ -n "${B_SRC:-}" ] || [ -n "${B_ENV:-}" ] || die "case kindling-b needs B_SRC and/or B_ENV"
     [ -z "${B_SRC:-}" ] || envs+=("PYTHONPATH=$B_SRC${PYTHONPATH:+:$PYTHONPATH}")
@@ -127,6 +136,9 @@ start_kindling() {  # scope (may be empty), variant (a or b)
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = "$body"
+done = function(summary, latency, requests)
+  io.write(string.format("p99.9: %.3fms\\n", latency:percentile(99.9) / 1000))
+end
 EOF
   curl -sf -X POST "$URL" -H 'content-type: application/x-www-form-urlencoded' --data-raw "$body" \
     >"$WORK/token.json" || die "kindling refused the token request"
@@ -166,14 +178,15 @@ RUNS_JSONL="$WORK/runs.jsonl"; : >"$RUNS_JSONL"
 RSA_JSONL="$WORK/rsa.jsonl"; : >"$RSA_JSONL"
 
 measure() {  # case round conns
-  local name="$1" round="$2" conns="$3" c0 c1 b0 b1 t0 t1 out
+  local name="$1" round="$2" conns="$3" c0 c1 b0 b1 t0 t1 out probe
   taskset -c 1 wrk -t1 -c"$conns" -d"${WARMUP}s" -s "$LUA" "$URL" >/dev/null
   out="$WORK/wrk-$name-$round-$conns.txt"
+  probe="$(taskset -c 0 "$PY" "$LIB" rsa-limit "$PROBE_SECS")"   # the ceiling right now
   c0=$(proc_cpu "$SRV"); b0=$(cpu0_busy); t0=$(date +%s.%N)
   taskset -c 1 wrk -t1 -c"$conns" -d"${SECS}s" --latency -s "$LUA" "$URL" >"$out"
   c1=$(proc_cpu "$SRV"); b1=$(cpu0_busy); t1=$(date +%s.%N)
   "$PY" "$LIB" record-run "$name" "$round" "$conns" "$c0" "$c1" "$b0" "$b1" "$t0" "$t1" "$HZ" \
-    "$(rss_kib "$SRV")" "$out" "$WORK/tokinfo.json" "$RUNS_JSONL"
+    "$(rss_kib "$SRV")" "$out" "$WORK/tokinfo.json" "$RUNS_JSONL" "$probe"
 }
 
 # ----------------------------------------------------------------------------- the run
@@ -197,8 +210,8 @@ if [ "$PROFILE" = 1 ]; then
   PYSPY="$VENV/bin/py-spy"
   [ -x "$PYSPY" ] || die "PROFILE=1 needs py-spy in the venv (pip install py-spy)"
   mkdir -p "$RESULTS_DIR"
-  echo "profiling kindling under 16 connections (py-spy, 200 Hz, 10 s) …"
-  start_case kindling
+  echo "profiling ${PROFILE_CASE:-kindling} under 16 connections (py-spy, 200 Hz, 10 s) …"
+  start_case "${PROFILE_CASE:-kindling}"
   taskset -c 1 wrk -t1 -c16 -d"${WARMUP}s" -s "$LUA" "$URL" >/dev/null
   taskset -c 1 wrk -t1 -c16 -d14s -s "$LUA" "$URL" >"$WORK/wrk-profile.txt" &
   WRK_PID=$!

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +76,30 @@ def tls_server(
 ) -> Iterator[KindlingServer]:
     """An HTTPS server with its auto-generated local CA (SQLite)."""
     yield from _server(tmp_path_factory.mktemp("srv-tls"), "sqlite", True, request)
+
+
+@pytest.fixture
+def trust_ca(tls_server: KindlingServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point both of the Python SDK's HTTP stacks at the server's CA; isolate token singletons."""
+    from kinde_sdk.management.management_token_manager import ManagementTokenManager
+
+    assert tls_server.ca_path, tls_server.output
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_server.ca_path)
+    monkeypatch.setenv("SSL_CERT_FILE", tls_server.ca_path)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ManagementTokenManager.reset_instances()
+    yield tls_server.ca_path
+    ManagementTokenManager.reset_instances()
+
+
+@pytest.fixture
+def client(tls_server: KindlingServer, trust_ca: str) -> Any:
+    """The official ``kinde_sdk.management.ManagementClient``, only the domain changed."""
+    from kinde_sdk.management import ManagementClient
+
+    return ManagementClient(
+        domain=tls_server.domain,
+        client_id=tls_server.client_id,
+        client_secret=tls_server.client_secret,
+    )

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kinde_sdk.management import ManagementClient
 from kinde_sdk.management.exceptions import ApiException, BadRequestException
-from kinde_sdk.management.management_token_manager import ManagementTokenManager
 from kinde_sdk.management.models import (
     Applications,
     CreateUserRequest,
@@ -35,28 +33,6 @@ from kinde_sdk.management.models import (
 )
 
 from tests.support import KindlingServer
-
-
-@pytest.fixture
-def trust_ca(tls_server: KindlingServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Point both of the SDK's HTTP stacks at the server's CA; isolate token singletons."""
-    assert tls_server.ca_path, tls_server.output
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_server.ca_path)
-    monkeypatch.setenv("SSL_CERT_FILE", tls_server.ca_path)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    ManagementTokenManager.reset_instances()
-    yield tls_server.ca_path
-    ManagementTokenManager.reset_instances()
-
-
-@pytest.fixture
-def client(tls_server: KindlingServer, trust_ca: str) -> ManagementClient:
-    return ManagementClient(
-        domain=tls_server.domain,
-        client_id=tls_server.client_id,
-        client_secret=tls_server.client_secret,
-    )
 
 
 def _unique_email() -> str:

@@ -106,3 +106,27 @@ class User:
     failed_sign_ins: int = 0
     last_signed_in: str | None = None
     identities: tuple[Identity, ...] = field(default=())
+
+
+# --- organizations models: add dataclasses above this line ---
+
+
+# --- memberships models: add dataclasses above this line ---
+
+
+# --- roles models: add dataclasses above this line ---
+
+
+# --- permissions models: add dataclasses above this line ---
+
+
+# --- properties models: add dataclasses above this line ---
+
+
+# --- feature_flags models: add dataclasses above this line ---
+
+
+# --- invites models: add dataclasses above this line ---
+
+
+# --- accounts models: add dataclasses above this line ---

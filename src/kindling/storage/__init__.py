@@ -19,10 +19,18 @@ from kindling.storage.engine import (
     SqliteEngine,
 )
 from kindling.storage.migrations import migrate
+from kindling.storage.repos.accounts import SqlAccountRepository
 from kindling.storage.repos.apis import SqlApiRepository
 from kindling.storage.repos.applications import SqlApplicationRepository
 from kindling.storage.repos.environment import SqlEnvironmentRepository
+from kindling.storage.repos.feature_flags import SqlFeatureFlagRepository
+from kindling.storage.repos.invites import SqlInviteRepository
 from kindling.storage.repos.keys import SqlKeyRepository
+from kindling.storage.repos.memberships import SqlMembershipRepository
+from kindling.storage.repos.organizations import SqlOrganizationRepository
+from kindling.storage.repos.permissions import SqlPermissionRepository
+from kindling.storage.repos.properties import SqlPropertyRepository
+from kindling.storage.repos.roles import SqlRoleRepository
 from kindling.storage.repos.users import SqlUserRepository
 
 __all__ = ["IntegrityViolation", "Storage", "UnitOfWork", "open_storage"]
@@ -39,6 +47,14 @@ class SqlUnitOfWork:
         self.applications: base.ApplicationRepository = SqlApplicationRepository(session)
         self.apis: base.ApiRepository = SqlApiRepository(session)
         self.users: base.UserRepository = SqlUserRepository(session)
+        self.organizations: base.OrganizationRepository = SqlOrganizationRepository(session)
+        self.memberships: base.MembershipRepository = SqlMembershipRepository(session)
+        self.roles: base.RoleRepository = SqlRoleRepository(session)
+        self.permissions: base.PermissionRepository = SqlPermissionRepository(session)
+        self.properties: base.PropertyRepository = SqlPropertyRepository(session)
+        self.feature_flags: base.FeatureFlagRepository = SqlFeatureFlagRepository(session)
+        self.invites: base.InviteRepository = SqlInviteRepository(session)
+        self.accounts: base.AccountRepository = SqlAccountRepository(session)
 
 
 class Storage:

@@ -148,6 +148,54 @@ class UserRepository(Protocol):
         """Return identities grouped by user id."""
 
 
+class OrganizationRepository(Protocol):
+    """Organizations: the row, its settings, logos, connections."""
+
+    # --- organizations contract: add methods above this line ---
+
+
+class MembershipRepository(Protocol):
+    """Organization membership: users in organizations, their roles, permissions and API scopes."""
+
+    # --- memberships contract: add methods above this line ---
+
+
+class RoleRepository(Protocol):
+    """Roles with their permissions, API scopes and system permissions."""
+
+    # --- roles contract: add methods above this line ---
+
+
+class PermissionRepository(Protocol):
+    """Permissions."""
+
+    # --- permissions contract: add methods above this line ---
+
+
+class PropertyRepository(Protocol):
+    """Property definitions and categories, and property values of users and organizations."""
+
+    # --- properties contract: add methods above this line ---
+
+
+class FeatureFlagRepository(Protocol):
+    """Feature flag definitions and their environment, organization and user overrides."""
+
+    # --- feature_flags contract: add methods above this line ---
+
+
+class InviteRepository(Protocol):
+    """Organization invitations."""
+
+    # --- invites contract: add methods above this line ---
+
+
+class AccountRepository(Protocol):
+    """A user's password, MFA factors and sessions."""
+
+    # --- accounts contract: add methods above this line ---
+
+
 class UnitOfWork(Protocol):
     """The repositories bound to one transaction."""
 
@@ -156,3 +204,11 @@ class UnitOfWork(Protocol):
     applications: ApplicationRepository
     apis: ApiRepository
     users: UserRepository
+    organizations: OrganizationRepository
+    memberships: MembershipRepository
+    roles: RoleRepository
+    permissions: PermissionRepository
+    properties: PropertyRepository
+    feature_flags: FeatureFlagRepository
+    invites: InviteRepository
+    accounts: AccountRepository

@@ -20,7 +20,20 @@ from kindling.oauth.metadata import authorization_server_metadata, openid_config
 from kindling.oauth.server import TokenEndpoint
 from kindling.services.apis import management_audience
 from kindling.services.clients import StorageClientStore
-from kindling.web.api import apis, applications, users
+from kindling.web.api import (
+    apis,
+    applications,
+    feature_flags,
+    invites,
+    organization_users,
+    organizations,
+    permissions,
+    properties,
+    roles,
+    search,
+    user_accounts,
+    users,
+)
 from kindling.web.api.framework import (
     Operation,
     build_routes,
@@ -30,7 +43,20 @@ from kindling.web.api.framework import (
 )
 from kindling.web.token import Receive, Scope, Send, TokenASGI
 
-RESOURCES = (users.router, applications.router, apis.router)
+RESOURCES = (
+    users.router,
+    user_accounts.router,
+    search.router,
+    organizations.router,
+    organization_users.router,
+    invites.router,
+    roles.router,
+    permissions.router,
+    properties.router,
+    feature_flags.router,
+    applications.router,
+    apis.router,
+)
 TOKEN_PATH = "/oauth2/token"
 
 

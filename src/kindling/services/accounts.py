@@ -1,0 +1,1 @@
+"""A user's password, MFA factors, sessions, identities and claims refresh."""

@@ -1,0 +1,1 @@
+"""Feature flags: definitions, environment, organization and user overrides."""

@@ -1,0 +1,1 @@
+"""Organization membership: add, update, remove users; their roles, permissions, API scopes."""

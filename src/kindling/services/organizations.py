@@ -1,0 +1,1 @@
+"""Organizations: create, read, update, delete; handle, logos, policies, connections."""

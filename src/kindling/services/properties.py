@@ -1,0 +1,1 @@
+"""Properties: definitions, categories, and values on users and organizations."""

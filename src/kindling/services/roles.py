@@ -1,0 +1,1 @@
+"""Roles, their permissions, API scopes and system permissions."""

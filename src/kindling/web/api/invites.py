@@ -1,0 +1,5 @@
+"""Organization invites."""
+
+from kindling.web.api.framework import Router
+
+router = Router("Organizations")

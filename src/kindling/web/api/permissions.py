@@ -1,0 +1,5 @@
+"""Permissions."""
+
+from kindling.web.api.framework import Router
+
+router = Router("Permissions")

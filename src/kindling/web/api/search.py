@@ -1,0 +1,5 @@
+"""User search."""
+
+from kindling.web.api.framework import Router
+
+router = Router("Search")
