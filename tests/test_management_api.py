@@ -257,8 +257,9 @@ def mg(server: KindlingServer) -> Iterator[Mgmt]:
 
 def test_routes_match_contract_scope_and_status() -> None:
     ops = management_operations()
-    assert {(op.method, op.path) for op in ops} == IMPLEMENTED
-    assert len(ops) == len(IMPLEMENTED)
+    declared = [(op.method, op.path) for op in ops]
+    assert len(declared) == len(set(declared)), "an operation is declared twice"
+    assert IMPLEMENTED <= set(declared)
     for op in ops:
         spec = CONTRACT.find(op.method, BASE + op.path)
         assert op.scope == spec.scope, (op.method, op.path, op.scope, spec.scope)

@@ -233,6 +233,37 @@ def apps_authorize(
         )
 
 
+@apps.command("rotate-secret")
+@data_dir_option
+@click.argument("app")
+@click.option(
+    "--grace",
+    "grace_seconds",
+    default=3600,
+    show_default=True,
+    type=int,
+    help="Seconds the old secret keeps working (0 revokes it now).",
+)
+@json_option
+def apps_rotate_secret(data_dir: Path, app: str, grace_seconds: int, as_json: bool) -> None:
+    """Issue a new client secret for APP; the old one works until the grace window ends."""
+    from kindling.clock import isoformat
+    from kindling.services.applications import rotate_secret
+
+    with opened(data_dir) as ctx:
+        secret, expires_at = rotate_secret(ctx.storage, ctx.hasher, ctx.clock, app, grace_seconds)
+    data = {
+        "client_id": app,
+        "client_secret": secret,
+        "previous_secrets_expire_on": isoformat(expires_at),
+    }
+    if as_json:
+        emit_json(data)
+        return
+    fields(list(data.items()))
+    click.echo("\nThe new secret is shown only now; store it safely.")
+
+
 @cli.command()
 @data_dir_option
 @click.option("--app", "app_id", required=True, help="Application (client) id.")

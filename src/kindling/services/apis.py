@@ -218,3 +218,56 @@ def set_application_scope(
 
 def scope_summary(scopes: Sequence[ApiScope]) -> list[dict[str, Any]]:
     return [{"id": s.id, "key": s.key} for s in scopes]
+
+
+def delete_api(storage: Storage, api_id_: str) -> None:
+    """Delete an API; applications lose their authorization for its audience at once."""
+    with storage.transaction() as uow:
+        api = uow.apis.get(api_id_)
+        if api is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        if api.is_management_api:
+            raise ValidationError(
+                "The Kinde Management API cannot be deleted", "MANAGEMENT_API_NOT_DELETABLE"
+            )
+        uow.apis.delete(api_id_)
+
+
+def list_scopes(storage: Storage, api_id_: str) -> list[ApiScope]:
+    with storage.read() as uow:
+        if uow.apis.get(api_id_) is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        return uow.apis.scopes(api_id_)
+
+
+def _scope(uow: UnitOfWork, api_id_: str, scope_id: str) -> ApiScope:
+    if uow.apis.get(api_id_) is None:
+        raise NotFound("API not found", "API_NOT_FOUND")
+    for scope in uow.apis.scopes(api_id_):
+        if scope.id == scope_id:
+            return scope
+    raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+
+
+def get_scope(storage: Storage, api_id_: str, scope_id: str) -> ApiScope:
+    with storage.read() as uow:
+        return _scope(uow, api_id_, scope_id)
+
+
+def update_scope(storage: Storage, api_id_: str, scope_id: str, description: object) -> None:
+    clean = optional_text(description, "description", DESCRIPTION_MAX, "DESCRIPTION")
+    with storage.transaction() as uow:
+        _scope(uow, api_id_, scope_id)
+        uow.apis.update_scope(scope_id, clean)
+
+
+def delete_scope(storage: Storage, api_id_: str, scope_id: str) -> None:
+    """Delete a scope; it disappears from the next token of every application."""
+    with storage.transaction() as uow:
+        api = uow.apis.get(api_id_)
+        _scope(uow, api_id_, scope_id)
+        if api is not None and api.is_management_api:
+            raise ValidationError(
+                "Scopes of the Kinde Management API cannot be deleted", "SCOPE_NOT_DELETABLE"
+            )
+        uow.apis.delete_scope(scope_id)

@@ -23,6 +23,8 @@ from kindling.services.clients import StorageClientStore
 from kindling.web.api import (
     apis,
     applications,
+    callbacks,
+    extensions,
     feature_flags,
     invites,
     organization_users,
@@ -55,6 +57,7 @@ RESOURCES = (
     properties.router,
     feature_flags.router,
     applications.router,
+    callbacks.router,
     apis.router,
 )
 TOKEN_PATH = "/oauth2/token"
@@ -115,6 +118,10 @@ class KindlingApp:
             Route("/.well-known/oauth-authorization-server", oauth_metadata),
             Route("/healthz", health),
             Mount("/api/v1", routes=api_routes),
+            Mount(
+                "/kindling/v1",
+                routes=build_routes(ctx, extensions.router.operations, lambda: audience),
+            ),
         ]
         return Starlette(
             routes=routes,

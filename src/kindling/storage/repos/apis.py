@@ -77,10 +77,22 @@ class SqlApiRepository:
             [(s.id, s.api_id, s.key, s.description) for s in scopes],
         )
 
+    def delete(self, api_id: str) -> bool:
+        return self._s.execute("DELETE FROM apis WHERE id = ?", (api_id,)) > 0
+
+    def update_scope(self, scope_id: str, description: str | None) -> None:
+        self._s.execute(
+            "UPDATE api_scopes SET description = ? WHERE id = ?", (description, scope_id)
+        )
+
+    def delete_scope(self, scope_id: str) -> bool:
+        return self._s.execute("DELETE FROM api_scopes WHERE id = ?", (scope_id,)) > 0
+
     def applications(self, api_id: str) -> list[Application]:
         rows = self._s.all(
             "SELECT a.seq, a.id, a.name, a.type, a.org_code, a.access_token_lifetime, "
-            "a.created_on FROM api_applications aa JOIN applications a ON a.id = aa.application_id "
+            "a.settings, a.created_on FROM api_applications aa "
+            "JOIN applications a ON a.id = aa.application_id "
             "WHERE aa.api_id = ? ORDER BY aa.created_on, a.seq",
             (api_id,),
         )

@@ -145,3 +145,58 @@ def delete_api_application_scope(call: Call) -> None:
         call.path["scope_id"],
         granted=False,
     )
+
+
+@router.operation("DELETE", "/apis/{api_id}", scope="delete:apis", operation_id="deleteAPI")
+def delete_api(call: Call) -> dict[str, Any]:
+    service.delete_api(call.ctx.storage, call.path["api_id"])
+    return success("API successfully deleted", "API_DELETED")
+
+
+def _scope_detail(scope: ApiScope) -> dict[str, Any]:
+    return {"id": scope.id, "key": scope.key, "description": scope.description or ""}
+
+
+@router.operation(
+    "GET", "/apis/{api_id}/scopes", scope="read:api_scopes", operation_id="getAPIScopes"
+)
+def get_api_scopes(call: Call) -> dict[str, Any]:
+    scopes = service.list_scopes(call.ctx.storage, call.path["api_id"])
+    return success("Success", scopes=[_scope_detail(s) for s in scopes])
+
+
+@router.operation(
+    "GET",
+    "/apis/{api_id}/scopes/{scope_id}",
+    scope="read:api_scopes",
+    operation_id="getAPIScope",
+)
+def get_api_scope(call: Call) -> dict[str, Any]:
+    scope = service.get_scope(call.ctx.storage, call.path["api_id"], call.path["scope_id"])
+    return success("Success", scope=_scope_detail(scope))
+
+
+@router.operation(
+    "PATCH",
+    "/apis/{api_id}/scopes/{scope_id}",
+    scope="update:api_scopes",
+    operation_id="updateAPIScope",
+    body=True,
+)
+def update_api_scope(call: Call) -> None:
+    service.update_scope(
+        call.ctx.storage,
+        call.path["api_id"],
+        call.path["scope_id"],
+        call.json().get("description"),
+    )
+
+
+@router.operation(
+    "DELETE",
+    "/apis/{api_id}/scopes/{scope_id}",
+    scope="delete:apis_scopes",
+    operation_id="deleteAPIScope",
+)
+def delete_api_scope(call: Call) -> None:
+    service.delete_scope(call.ctx.storage, call.path["api_id"], call.path["scope_id"])

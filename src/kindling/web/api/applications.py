@@ -7,7 +7,7 @@ from kindling.models import Application
 from kindling.services import applications as service
 from kindling.services.pagination import parse_page_size
 from kindling.web.api.framework import Call, Param, Router
-from kindling.web.api.render import paged
+from kindling.web.api.render import compact, paged, success
 
 router = Router("Applications")
 SORTS = ("name_asc", "name_desc")
@@ -83,13 +83,138 @@ def create_application(call: Call) -> dict[str, Any]:
 )
 def get_application(call: Call) -> dict[str, Any]:
     app = service.get_application(call.ctx.storage, call.path["application_id"])
-    return {
-        "code": "OK",
-        "message": "Application",
-        "application": {
-            "id": app.id,
-            "name": app.name,
-            "type": app.type,
-            "client_id": app.client_id,
-        },
+    application: dict[str, Any] = {
+        "id": app.id,
+        "name": app.name,
+        "type": app.type,
+        "client_id": app.client_id,
     }
+    for key in service.BOOL_SETTINGS:
+        application[key] = bool(app.settings.get(key, False))
+    for key in ("login_uri", "homepage_uri"):
+        if isinstance(app.settings.get(key), str):
+            application[key] = app.settings[key]
+    return {"code": "OK", "message": "Application", "application": application}
+
+
+@router.operation(
+    "PATCH",
+    "/applications/{application_id}",
+    scope="update:applications",
+    operation_id="updateApplication",
+    body=True,
+)
+def update_application(call: Call) -> None:
+    service.update_application(call.ctx.storage, call.path["application_id"], call.json())
+
+
+@router.operation(
+    "DELETE",
+    "/applications/{application_id}",
+    scope="delete:applications",
+    operation_id="deleteApplication",
+)
+def delete_application(call: Call) -> dict[str, Any]:
+    service.delete_application(call.ctx.storage, call.path["application_id"])
+    return success("Application successfully deleted", "APPLICATION_DELETED")
+
+
+@router.operation(
+    "PATCH",
+    "/applications/{application_id}/tokens",
+    scope="update:application_tokens",
+    operation_id="updateApplicationTokens",
+    body=True,
+)
+def update_application_tokens(call: Call) -> dict[str, Any]:
+    service.update_tokens(call.ctx.storage, call.path["application_id"], call.json())
+    return success("Application tokens updated", "APPLICATION_TOKENS_UPDATED")
+
+
+@router.operation(
+    "GET",
+    "/applications/{application_id}/access_roles",
+    scope="read:applications",
+    operation_id="GetApplicationAccessRoles",
+    query=(Param("page_size", "integer"), Param("starting_after"), Param("ending_before")),
+)
+def get_application_access_roles(call: Call) -> dict[str, Any]:
+    size = parse_page_size(call.query.get("page_size"))
+    after, before = call.query.get("starting_after"), call.query.get("ending_before")
+    if after and before:
+        raise ValidationError(
+            "Only one of starting_after or ending_before can be used", "TOO_MANY_PARAMETERS"
+        )
+    cursors = call.ctx.cursors
+    listing = f"access_roles|{call.path['application_id']}"
+    roles, has_more = service.list_access_roles(
+        call.ctx.storage,
+        call.path["application_id"],
+        cursors.decode(listing, after),
+        cursors.decode(listing, before),
+        size,
+    )
+    return {"code": "OK", "message": "Success", "roles": roles, "has_more": has_more}
+
+
+@router.operation(
+    "POST",
+    "/applications/{application_id}/access_roles/{role_id}",
+    scope="update:applications",
+    operation_id="AddApplicationAccessRole",
+)
+def add_application_access_role(call: Call) -> dict[str, Any]:
+    service.set_access_role(
+        call.ctx.storage, call.path["application_id"], call.path["role_id"], allowed=True
+    )
+    return success("Role added", "ROLE_ADDED")
+
+
+@router.operation(
+    "DELETE",
+    "/applications/{application_id}/access_roles/{role_id}",
+    scope="update:applications",
+    operation_id="RemoveApplicationAccessRole",
+)
+def remove_application_access_role(call: Call) -> dict[str, Any]:
+    service.set_access_role(
+        call.ctx.storage, call.path["application_id"], call.path["role_id"], allowed=False
+    )
+    return success("Role removed", "ROLE_REMOVED")
+
+
+@router.operation(
+    "GET",
+    "/applications/{application_id}/connections",
+    scope="read:application_connections",
+    operation_id="GetApplicationConnections",
+)
+def get_application_connections(call: Call) -> dict[str, Any]:
+    connections = service.list_connections(call.ctx.storage, call.path["application_id"])
+    items = [compact(dict(c)) for c in connections]
+    return {"code": "OK", "message": "Success", "connections": items, "has_more": False}
+
+
+@router.operation(
+    "POST",
+    "/applications/{application_id}/connections/{connection_id}",
+    scope="create:application_connections",
+    operation_id="EnableConnection",
+)
+def enable_connection(call: Call) -> None:
+    service.set_connection(
+        call.ctx.storage, call.path["application_id"], call.path["connection_id"], enabled=True
+    )
+
+
+@router.operation(
+    "DELETE",
+    "/applications/{application_id}/connections/{connection_id}",
+    scope="delete:application_connections",
+    operation_id="RemoveConnection",
+)
+def remove_connection(call: Call) -> dict[str, Any]:
+    service.set_connection(
+        call.ctx.storage, call.path["application_id"], call.path["connection_id"], enabled=False
+    )
+    return success("Connection removed", "CONNECTION_REMOVED")

@@ -74,6 +74,10 @@ class Call:
     path: dict[str, str]
     query: dict[str, str]
     raw_body: bytes
+    #: Request headers, lower-cased names (e.g. ``content-type`` for multipart bodies).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Every query pair as sent, for deepObject parameters such as ``properties[key]=v``.
+    query_items: list[tuple[str, str]] = field(default_factory=list)
 
     def json(self, required: bool = True) -> Any:
         """The JSON body; a missing body is ``{}`` unless ``required``."""
@@ -228,6 +232,8 @@ def build_routes(
                     path=path,
                     query=_query(request, op),
                     raw_body=body,
+                    headers={k.lower(): v for k, v in request.headers.items()},
+                    query_items=list(request.query_params.multi_items()),
                 )
                 payload = await run_in_threadpool(_run, op, call)
             except BearerError as exc:
