@@ -21,6 +21,7 @@ from kindling.oauth.server import TokenEndpoint
 from kindling.services.apis import management_audience
 from kindling.services.clients import StorageClientStore
 from kindling.web.api import (
+    api_keys,
     apis,
     applications,
     callbacks,
@@ -59,6 +60,7 @@ RESOURCES = (
     applications.router,
     callbacks.router,
     apis.router,
+    api_keys.router,
 )
 TOKEN_PATH = "/oauth2/token"
 

@@ -78,6 +78,8 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     #: Every query pair as sent, for deepObject parameters such as ``properties[key]=v``.
     query_items: list[tuple[str, str]] = field(default_factory=list)
+    #: The peer address as the server saw it (no proxy headers are trusted).
+    client_ip: str | None = None
 
     def json(self, required: bool = True) -> Any:
         """The JSON body; a missing body is ``{}`` unless ``required``."""
@@ -109,6 +111,8 @@ class Operation:
     query: tuple[Param, ...] = ()
     body: bool = False
     declared_errors: frozenset[int] = field(default_factory=frozenset)
+    #: Public operations (``POST /api_keys/verify``) take no bearer token.
+    public: bool = False
 
     def error_status(self, status: int) -> int:
         """Keep to the error codes the contract declares: 404/409 fall back to 400."""
@@ -135,6 +139,7 @@ class Router:
         query: tuple[Param, ...] = (),
         body: bool = False,
         errors: tuple[int, ...] = (),
+        public: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -149,6 +154,7 @@ class Router:
                     query=query,
                     body=body,
                     declared_errors=frozenset(errors),
+                    public=public,
                 )
             )
             return handler
@@ -173,6 +179,8 @@ def _query(request: Request, op: Operation) -> dict[str, str]:
 
 def _run(op: Operation, call: Call) -> Any:
     """Check the calling application still exists, then run the handler (worker thread)."""
+    if op.public:
+        return op.handler(call)
     with call.ctx.storage.read() as uow:
         if uow.applications.get(call.principal.client_id) is None:
             raise BearerError(
@@ -185,6 +193,9 @@ def _run(op: Operation, call: Call) -> Any:
     return op.handler(call)
 
 
+ANONYMOUS = Principal(client_id="", scopes=frozenset(), org_code=None, jti=None, claims={})
+
+
 def build_routes(
     ctx: Context, operations: list[Operation], audience: Callable[[], str]
 ) -> list[Route]:
@@ -193,6 +204,17 @@ def build_routes(
     by_path: dict[str, dict[str, Operation]] = {}
     for op in operations:
         by_path.setdefault(op.path, {})[op.method] = op
+
+    def _authenticate(request: Request, op: Operation) -> Principal:
+        principal = authenticate_bearer(
+            request.headers.get("authorization"),
+            ctx.keyring.public_key,
+            issuer,
+            audience(),
+            ctx.clock.now(),
+        )
+        require_scope(principal, op.scope)
+        return principal
 
     def endpoint_for(methods: dict[str, Operation]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -205,14 +227,10 @@ def build_routes(
                     {"Allow": ", ".join(sorted(methods))},
                 )
             try:
-                principal = authenticate_bearer(
-                    request.headers.get("authorization"),
-                    ctx.keyring.public_key,
-                    issuer,
-                    audience(),
-                    ctx.clock.now(),
-                )
-                require_scope(principal, op.scope)
+                if op.public:
+                    principal = ANONYMOUS
+                else:
+                    principal = _authenticate(request, op)
             except BearerError as exc:
                 return error_response(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}
@@ -234,6 +252,7 @@ def build_routes(
                     raw_body=body,
                     headers={k.lower(): v for k, v in request.headers.items()},
                     query_items=list(request.query_params.multi_items()),
+                    client_ip=request.client.host if request.client else None,
                 )
                 payload = await run_in_threadpool(_run, op, call)
             except BearerError as exc:
