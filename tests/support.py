@@ -59,6 +59,7 @@ class KindlingServer:
     tls: bool = False
     database_url: str | None = None
     extra_args: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     output: str = ""
     client_id: str = ""
@@ -89,6 +90,7 @@ class KindlingServer:
             env["KINDLING_DATABASE_URL"] = self.database_url
         else:
             env.pop("KINDLING_DATABASE_URL", None)
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 30.0) -> KindlingServer:

@@ -28,6 +28,10 @@ class Settings:
     tls_hostnames: tuple[str, ...] = field(default=())
     master_key: str | None = field(default=None, repr=False)
     workers: int = 1
+    #: ``package.module:function`` called for every M2M token to add custom claims.
+    claims_hook: str | None = None
+    #: When set, application property values are added to M2M tokens under this claim.
+    app_properties_claim: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -38,6 +42,8 @@ class Settings:
             "database_url": env.get("KINDLING_DATABASE_URL") or None,
             "issuer": env.get("KINDLING_ISSUER") or None,
             "master_key": env.get("KINDLING_MASTER_KEY") or None,
+            "claims_hook": env.get("KINDLING_TOKEN_CLAIMS_HOOK") or None,
+            "app_properties_claim": env.get("KINDLING_APP_PROPERTIES_CLAIM") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 """Composition root: the only place that opens storage, loads keys and reads the master key."""
 
+import importlib
 from dataclasses import dataclass
 
 from kindling.clock import Clock, SystemClock, isoformat
@@ -7,6 +8,8 @@ from kindling.config import Settings
 from kindling.crypto import masterkey
 from kindling.crypto.client_secrets import SecretHasher
 from kindling.crypto.keys import KeySealer
+from kindling.errors import ConfigurationError
+from kindling.oauth.ports import ClaimsHook
 from kindling.services.keyring import Keyring
 from kindling.services.pagination import CursorCodec
 from kindling.storage import Storage, open_storage
@@ -23,6 +26,7 @@ class Context:
     keyring: Keyring
     cursors: CursorCodec
     master: masterkey.MasterKey
+    claims_hook: ClaimsHook | None = None
 
     def issuer(self) -> str:
         """The issuer recorded in storage (kept equal to the settings by ``serve``)."""
@@ -34,8 +38,29 @@ class Context:
         self.storage.close()
 
 
+def load_claims_hook(spec: str | None) -> ClaimsHook | None:
+    """Import ``package.module:function``; refuse to start if it cannot be loaded."""
+    if not spec:
+        return None
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigurationError(
+            "KINDLING_TOKEN_CLAIMS_HOOK must look like package.module:function"
+        )
+    try:
+        target: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"cannot load the claims hook {spec}: {exc}") from None
+    if not callable(target):
+        raise ConfigurationError(f"the claims hook {spec} is not callable")
+    return target
+
+
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     clock = clock or SystemClock()
+    claims_hook = load_claims_hook(settings.claims_hook)
     master = masterkey.load_or_create(settings.data_dir, settings.master_key)
     storage = open_storage(settings.database_url, settings.data_dir, isoformat(clock.now()))
     keyring = Keyring(storage, KeySealer(master.derive("signing-key-seal")), clock)
@@ -47,4 +72,5 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         keyring=keyring,
         cursors=CursorCodec(master.derive("pagination-cursor")),
         master=master,
+        claims_hook=claims_hook,
     )

@@ -7,20 +7,26 @@ the client for those audiences; otherwise each requested scope must be granted
 carries a scope that was not granted.
 """
 
+import logging
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from kindling.oauth.errors import (
     InvalidRequestError,
     InvalidScopeError,
+    ServerError,
     UnauthorizedClientError,
 )
-from kindling.oauth.ports import ClientRecord
+from kindling.oauth.ports import ClaimsContext, ClaimsHook, ClientRecord
 from kindling.oauth.requests import TokenRequest
 
 GRANT_TYPE = "client_credentials"
+log = logging.getLogger("kindling.token")
 #: RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 MAX_SCOPES = 500
@@ -113,4 +119,72 @@ def build_claims(grant: ValidatedGrant, issuer: str, now: int) -> dict[str, Any]
     }
     if app.org_code:
         claims["org_code"] = app.org_code
+    return claims
+
+
+#: Claims a hook may not set: Kinde's own and the registered JWT claims (RFC 7519 §4.1).
+RESERVED_CLAIMS = frozenset(
+    {
+        "aud",
+        "azp",
+        "exp",
+        "gty",
+        "iat",
+        "iss",
+        "jti",
+        "scope",
+        "scp",
+        "v",
+        "org_code",
+        "nbf",
+        "sub",
+        "client_id",
+    }
+)
+
+
+def extend_claims(
+    claims: dict[str, Any],
+    grant: ValidatedGrant,
+    request: TokenRequest,
+    hook: ClaimsHook | None,
+    properties_claim: str | None,
+) -> dict[str, Any]:
+    """Add application properties and a hook's claims; any failure is ``server_error``.
+
+    A hook that raises, returns something other than a mapping of JSON values, or
+    tries to set a reserved claim fails the request: the client gets no token rather
+    than a partial one.
+    """
+    record = grant.record
+    if properties_claim:
+        claims[properties_claim] = dict(record.properties)
+    if hook is None:
+        return claims
+    context = ClaimsContext(
+        application=record.application,
+        properties=dict(record.properties),
+        audiences=grant.audiences,
+        scopes=grant.scopes,
+        params=dict(request.params),
+    )
+    try:
+        extra = hook(context)
+    except Exception as exc:
+        log.exception("the custom claims hook failed")
+        raise ServerError("the custom claims hook failed") from exc
+    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+        log.error("the custom claims hook returned %s, not a mapping", type(extra).__name__)
+        raise ServerError("the custom claims hook returned an invalid value")
+    reserved = RESERVED_CLAIMS | ({properties_claim} if properties_claim else set())
+    clash = sorted(set(extra) & reserved)
+    if clash:
+        log.error("the custom claims hook tried to set reserved claims %s", clash)
+        raise ServerError("the custom claims hook tried to set a reserved claim")
+    try:
+        msgspec.json.encode(extra)
+    except (TypeError, msgspec.EncodeError) as exc:
+        log.error("the custom claims hook returned values that are not JSON")
+        raise ServerError("the custom claims hook returned an invalid value") from exc
+    claims.update(extra)
     return claims

@@ -1,7 +1,7 @@
 """What the OAuth core needs from the outside world, as Protocols."""
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kindling.models import ApiAuthorization, Application, ApplicationSecret
@@ -14,6 +14,23 @@ class ClientRecord:
     application: Application
     secrets: Sequence[ApplicationSecret]
     authorizations: Sequence[ApiAuthorization]
+    #: Public (non-private) application property values, by property key.
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimsContext:
+    """What a custom-claims hook is given: the application, its properties, the request."""
+
+    application: Application
+    properties: Mapping[str, str]
+    audiences: tuple[str, ...]
+    scopes: tuple[str, ...]
+    params: Mapping[str, str]
+
+
+#: A custom-claims hook: returns claims to add to an M2M access token.
+ClaimsHook = Callable[[ClaimsContext], Mapping[str, Any]]
 
 
 class ClientStore(Protocol):

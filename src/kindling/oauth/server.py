@@ -13,7 +13,7 @@ import msgspec
 from kindling.oauth import client_credentials
 from kindling.oauth.client_auth import authenticate_client
 from kindling.oauth.errors import InvalidRequestError, OAuthError, UnsupportedGrantTypeError
-from kindling.oauth.ports import ClientStore, SecretVerifier, TokenSigner
+from kindling.oauth.ports import ClaimsHook, ClientStore, SecretVerifier, TokenSigner
 from kindling.oauth.requests import TokenRequest, parse_token_request
 
 _encode = msgspec.json.encode
@@ -43,12 +43,16 @@ class TokenEndpoint:
         signer: Callable[[], TokenSigner],
         issuer: Callable[[], str],
         realm: str = "kindling",
+        claims_hook: ClaimsHook | None = None,
+        properties_claim: str | None = None,
     ) -> None:
         self._store = store
         self._verifier = verifier
         self._signer = signer
         self._issuer = issuer
         self._realm = realm
+        self._hook = claims_hook
+        self._properties_claim = properties_claim
 
     def handle(
         self, body: bytes, content_type: str | None, authorization: str | None, now: float
@@ -71,6 +75,10 @@ class TokenEndpoint:
         grant = client_credentials.validate(request, record)
         issued_at = int(now)
         claims = client_credentials.build_claims(grant, self._issuer(), issued_at)
+        if self._hook is not None or self._properties_claim:
+            claims = client_credentials.extend_claims(
+                claims, grant, request, self._hook, self._properties_claim
+            )
         token = self._signer().sign(claims)
         body = _encode(
             {

@@ -49,6 +49,8 @@ def add_application(
     application = Application(
         id=client_id(), name=clean_name, type=str(type_), created_on=now, org_code=clean_org
     )
+    if clean_org is not None and not uow.applications.org_exists(clean_org):
+        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
     secret = generate_client_secret()
     uow.applications.add(application)
     uow.applications.add_secret(

@@ -46,4 +46,5 @@ class StorageClientStore:
                 application=application,
                 secrets=uow.applications.secrets(client_id),
                 authorizations=uow.apis.authorizations(client_id, audiences),
+                properties=uow.applications.property_values(client_id),
             )

@@ -31,6 +31,10 @@ def mint_token(
         raise InvalidClientError(f"no application has the id {application_id}")
     grant = client_credentials.validate(request, record)
     claims = client_credentials.build_claims(grant, ctx.issuer(), int(ctx.clock.now()))
+    if ctx.claims_hook is not None or ctx.settings.app_properties_claim:
+        claims = client_credentials.extend_claims(
+            claims, grant, request, ctx.claims_hook, ctx.settings.app_properties_claim
+        )
     return {
         "access_token": ctx.keyring.signer().sign(claims),
         "expires_in": claims["exp"] - claims["iat"],

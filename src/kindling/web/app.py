@@ -81,6 +81,8 @@ class KindlingApp:
             verifier=ctx.hasher,
             signer=ctx.keyring.signer,
             issuer=lambda: issuer,
+            claims_hook=ctx.claims_hook,
+            properties_claim=ctx.settings.app_properties_claim,
         )
         self.token = TokenASGI(endpoint, ctx.clock, inline=ctx.storage.embedded)
         self.starlette = self._build_starlette(ctx, issuer)

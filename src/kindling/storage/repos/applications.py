@@ -156,6 +156,19 @@ class SqlApplicationRepository:
         )
         return changed > 0
 
+    def property_values(self, application_id: str) -> dict[str, str]:
+        rows = self._s.all(
+            "SELECT p.key, v.value FROM application_property_values v "
+            "JOIN properties p ON p.id = v.property_id "
+            "WHERE v.application_id = ? AND p.is_private = ? AND v.value IS NOT NULL "
+            "ORDER BY p.seq",
+            (application_id, False),
+        )
+        return {row["key"]: row["value"] for row in rows}
+
+    def org_exists(self, org_code: str) -> bool:
+        return self._s.one("SELECT 1 FROM organizations WHERE code = ?", (org_code,)) is not None
+
     def list_by_name(
         self, after: tuple[str, int] | None, limit: int, descending: bool
     ) -> list[tuple[tuple[str, int], Application]]:

@@ -1,0 +1,85 @@
+"""The custom-claims extension point: a configured callable adds claims to M2M tokens."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+
+from tests.support import KindlingServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _server(tmp: Path, hook: str) -> KindlingServer:
+    return KindlingServer(
+        data_dir=tmp,
+        port=free_port(),
+        extra_env={
+            "KINDLING_TOKEN_CLAIMS_HOOK": f"tests.claim_hooks:{hook}",
+            "PYTHONPATH": str(ROOT),
+        },
+    )
+
+
+@pytest.fixture
+def hooked(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[KindlingServer]:
+    server = _server(tmp_path, request.param).start()
+    yield server
+    server.stop()
+
+
+def _token_request(server: KindlingServer) -> tuple[int, dict[str, object]]:
+    with server.client() as http:
+        response = http.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": server.client_id,
+                "client_secret": server.client_secret,
+                "audience": server.audience,
+                "scope": "read:users",
+            },
+        )
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("hooked", ["tenant_claims"], indirect=True)
+def test_hook_claims_are_added_to_the_token(hooked: KindlingServer) -> None:
+    status, body = _token_request(hooked)
+    assert status == 200
+    claims = jwt.decode(str(body["access_token"]), options={"verify_signature": False})
+    assert claims["tenant"] == "Kindling bootstrap M2M application"
+    assert claims["requested_audiences"] == [hooked.audience]
+    assert claims["granted"] == 1
+    assert claims["iss"] == hooked.issuer and claims["scope"] == "read:users"
+    minted = hooked.cli("token", "--app", hooked.client_id, "--audience", hooked.audience, "--json")
+    assert minted.returncode == 0, minted.stderr
+    assert '"access_token"' in minted.stdout
+
+
+@pytest.mark.parametrize("hooked", ["failing", "overrides_issuer", "not_a_mapping"], indirect=True)
+def test_a_failing_hook_fails_the_request_with_server_error_and_no_token(
+    hooked: KindlingServer,
+) -> None:
+    status, body = _token_request(hooked)
+    assert status == 500
+    assert body["error"] == "server_error" and "access_token" not in body
+    assert "claims hook" in hooked.output
+
+
+def test_an_unloadable_hook_stops_the_server_at_startup(tmp_path: Path) -> None:
+    server = _server(tmp_path, "does_not_exist")
+    result = subprocess.run(
+        [sys.executable, "-m", "kindling", "serve", "--port", str(server.port)],
+        env=server.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "cannot load the claims hook" in result.stderr
