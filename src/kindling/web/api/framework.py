@@ -114,6 +114,16 @@ class Operation:
     #: Public operations (``POST /api_keys/verify``) take no bearer token.
     public: bool = False
 
+    @property
+    def org_target(self) -> tuple[str, str] | None:
+        """Where the operation names its organization: ("path"|"query", parameter)."""
+        for name in ("org_code", "organization_code"):
+            if "{" + name + "}" in self.path:
+                return ("path", name)
+        if self.path == "/organization" and self.method == "GET":
+            return ("query", "code")
+        return None
+
     def error_status(self, status: int) -> int:
         """Keep to the error codes the contract declares: 404/409 fall back to 400."""
         if status in (404, 409) and status not in self.declared_errors:
@@ -177,10 +187,34 @@ def _query(request: Request, op: Operation) -> dict[str, str]:
     return values
 
 
+def confine_to_organization(op: Operation, call: Call) -> None:
+    """Organization-scoped M2M tokens (``org_code`` claim) reach only their organization.
+
+    Such a token may call only operations that address one organization, and only
+    for its own; anything else is 403, so it can never read another tenant's data.
+    """
+    org_code = call.principal.org_code
+    if org_code is None:
+        return
+    target = op.org_target
+    named = None
+    if target is not None:
+        named = call.path.get(target[1]) if target[0] == "path" else call.query.get(target[1])
+    if named != org_code:
+        raise BearerError(
+            403,
+            "ORGANIZATION_MISMATCH",
+            f"This token is limited to the organization {org_code}",
+            "insufficient_scope",
+            "kindling",
+        )
+
+
 def _run(op: Operation, call: Call) -> Any:
     """Check the calling application still exists, then run the handler (worker thread)."""
     if op.public:
         return op.handler(call)
+    confine_to_organization(op, call)
     with call.ctx.storage.read() as uow:
         if uow.applications.get(call.principal.client_id) is None:
             raise BearerError(
