@@ -146,7 +146,8 @@ class KindlingServer:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(timeout=10)
+                # Clients that keep TLS connections open can hold a graceful shutdown.
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
