@@ -3,7 +3,9 @@
 Emails, usernames and phones are identities, unique per environment on a
 normalized form (NFC, trimmed, case-folded except phones) enforced by a unique
 index, so concurrent creates of one email yield exactly one user. A user's
-``email`` is its first email identity (Kinde's ``preferred_email``).
+``email`` is its primary email identity (Kinde's ``preferred_email``): the first one,
+unless another is made primary through the Identities resource. ``organization_code``
+makes the new user a member of that (existing) organization in the same transaction.
 """
 
 import re
@@ -57,6 +59,22 @@ def validate_email(value: Any) -> str:
     return email
 
 
+def validate_identity_value(kind: str, raw: Any) -> str:
+    """Validate an email, phone or username identity value; return it trimmed."""
+    if kind == "email":
+        return validate_email(raw)
+    if kind == "phone":
+        if not isinstance(raw, str) or not _PHONE.fullmatch(raw.strip()):
+            raise ValidationError("phone is not a valid phone number", "INVALID_PHONE")
+        return raw.strip()
+    if not isinstance(raw, str) or not _USERNAME.fullmatch(raw.strip()):
+        raise ValidationError(
+            f"username must be 1 to {USERNAME_MAX} characters without spaces or @",
+            "INVALID_USERNAME",
+        )
+    return raw.strip()
+
+
 def _identity(item: Any, now: str, primary: set[str]) -> Identity:
     entry = _as_object(item, "identity")
     kind = entry.get("type")
@@ -66,21 +84,7 @@ def _identity(item: Any, now: str, primary: set[str]) -> Identity:
         )
     details = _as_object(entry.get("details"), "details")
     verified = optional_bool(entry.get("is_verified"), "is_verified") or False
-    if kind == "email":
-        value = validate_email(details.get("email"))
-    elif kind == "phone":
-        phone = details.get("phone")
-        if not isinstance(phone, str) or not _PHONE.fullmatch(phone.strip()):
-            raise ValidationError("phone is not a valid phone number", "INVALID_PHONE")
-        value = phone.strip()
-    else:
-        name = details.get("username")
-        if not isinstance(name, str) or not _USERNAME.fullmatch(name.strip()):
-            raise ValidationError(
-                f"username must be 1 to {USERNAME_MAX} characters without spaces or @",
-                "INVALID_USERNAME",
-            )
-        value = name.strip()
+    value = validate_identity_value(kind, details.get(kind))
     is_primary = kind not in primary
     primary.add(kind)
     return Identity(
@@ -115,8 +119,6 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
             raise ValidationError(f"the {ident.type} is given twice", "DUPLICATE_IDENTITY")
         seen.add(key)
     org_code = optional_text(data.get("organization_code"), "organization_code", 64, "ORG_CODE")
-    if org_code is not None:
-        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
     new_id = user_id()
     identities = [replace(i, user_id=new_id) for i in identities]
 
@@ -139,7 +141,11 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
     )
     try:
         with storage.transaction() as uow:
+            if org_code is not None and not uow.users.organization_exists(org_code):
+                raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
             uow.users.add(user)
+            if org_code is not None:
+                uow.users.add_to_organization(user.id, org_code, now)
     except IntegrityViolation:
         raise AlreadyExists(
             "A user with this email, phone or username already exists", "USER_ALREADY_EXISTS"
@@ -216,20 +222,63 @@ def list_users(
     phones: str | None = None,
     with_identities: bool = False,
 ) -> tuple[list[User], int | None]:
+    listing = list_users_page(
+        storage, after, size, user_ids, emails, usernames, phones, with_identities=with_identities
+    )
+    return listing.users, listing.cursor
+
+
+@dataclass(frozen=True)
+class UserListing:
+    """One page of users; ``organizations`` maps user ids to org codes when asked for."""
+
+    users: list[User]
+    cursor: int | None
+    organizations: dict[str, list[str]]
+
+
+def list_users_page(
+    storage: Storage,
+    after: int | None,
+    size: int,
+    user_ids: str | None = None,
+    emails: str | None = None,
+    usernames: str | None = None,
+    phones: str | None = None,
+    has_organization: bool | None = None,
+    with_identities: bool = False,
+    with_organizations: bool = False,
+) -> UserListing:
+    """Kinde's ``GET /users`` filters, keyset-paged, read in one snapshot."""
     with storage.read() as uow:
-        rows = uow.users.list_page(
+        rows = uow.users.list_page_filtered(
             after,
             size + 1,
             user_ids=_csv(user_ids),
             emails=[normalize_identity("email", e) for e in _csv(emails)],
             usernames=[normalize_identity("username", u) for u in _csv(usernames)],
             phones=[normalize_identity("phone", p) for p in _csv(phones)],
+            has_organization=has_organization,
         )
         users, cursor = page(rows, size)
+        ids = [u.id for u in users]
         if with_identities and users:
-            found = uow.users.identities([u.id for u in users])
+            found = uow.users.identities(ids)
             users = [replace(u, identities=tuple(found.get(u.id, []))) for u in users]
-    return users, cursor
+        orgs = uow.users.organizations(ids) if with_organizations and ids else {}
+    return UserListing(users, cursor, orgs)
+
+
+def get_user_with_organizations(storage: Storage, id_: str | None) -> tuple[User, list[str]]:
+    """The user (with identities) and the codes of its organizations, in one snapshot."""
+    if not id_:
+        raise ValidationError("id is required", "USER_ID_REQUIRED")
+    with storage.read() as uow:
+        user = uow.users.get(id_)
+        if user is None:
+            raise NotFound("User not found", "USER_NOT_FOUND")
+        orgs = uow.users.organizations([id_]).get(id_, [])
+    return user, orgs
 
 
 def identity_summaries(identities: Sequence[Identity]) -> list[dict[str, Any]]:

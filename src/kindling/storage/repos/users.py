@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kindling.models import Identity, User
 from kindling.storage.engine import Row, Session
@@ -130,6 +130,18 @@ class SqlUserRepository:
         usernames: Sequence[str] = (),
         phones: Sequence[str] = (),
     ) -> list[tuple[int, User]]:
+        return self.list_page_filtered(after, limit, user_ids, emails, usernames, phones)
+
+    def list_page_filtered(
+        self,
+        after: int | None,
+        limit: int,
+        user_ids: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        usernames: Sequence[str] = (),
+        phones: Sequence[str] = (),
+        has_organization: bool | None = None,
+    ) -> list[tuple[int, User]]:
         where = ["u.seq > ?"]
         params: list[object] = [after or 0]
         if user_ids:
@@ -143,6 +155,11 @@ class SqlUserRepository:
                 )
                 params.append(kind)
                 params.extend(values)
+        if has_organization is not None:
+            negate = "" if has_organization else "NOT "
+            where.append(
+                f"{negate}EXISTS (SELECT 1 FROM organization_users m WHERE m.user_id = u.id)"
+            )
         params.append(limit)
         rows = self._s.all(
             f"SELECT {_COLUMNS} FROM users u WHERE {' AND '.join(where)} ORDER BY u.seq LIMIT ?",
@@ -162,6 +179,132 @@ class SqlUserRepository:
         for row in rows:
             grouped.setdefault(row["user_id"], []).append(_identity(row))
         return grouped
+
+    def organization_exists(self, org_code: str) -> bool:
+        return self._s.one("SELECT 1 FROM organizations WHERE code = ?", (org_code,)) is not None
+
+    def add_to_organization(self, user_id: str, org_code: str, now: str) -> None:
+        self._s.execute(
+            "INSERT INTO organization_users (org_code, user_id, joined_on) VALUES (?, ?, ?)",
+            (org_code, user_id, now),
+        )
+
+    def organizations(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
+        if not user_ids:
+            return {}
+        rows = self._s.all(
+            "SELECT user_id, org_code FROM organization_users "
+            f"WHERE user_id IN {_in(user_ids)} ORDER BY seq",
+            list(user_ids),
+        )
+        grouped: dict[str, list[str]] = {}
+        for row in rows:
+            grouped.setdefault(row["user_id"], []).append(row["org_code"])
+        return grouped
+
+    def seq_of(self, user_id: str) -> int | None:
+        row = self._s.one("SELECT seq FROM users WHERE id = ?", (user_id,))
+        return None if row is None else int(row["seq"])
+
+    def search(
+        self,
+        after: int | None,
+        before: int | None,
+        limit: int,
+        terms: Sequence[str] = (),
+        exact_email: str | None = None,
+        properties: Mapping[str, Sequence[str]] | None = None,
+        api_scopes: Sequence[str] = (),
+    ) -> list[User]:
+        where: list[str] = []
+        params: list[object] = []
+        if exact_email is not None:
+            where.append(
+                "u.id IN (SELECT user_id FROM user_identities "
+                "WHERE type = 'email' AND normalized = ?)"
+            )
+            params.append(exact_email)
+        for term in terms:
+            lowered = "%" + _like_escape(term.lower()) + "%"
+            folded = "%" + _like_escape(normalize_identity("email", term)) + "%"
+            where.append(
+                "(u.id = ? OR LOWER(u.first_name) LIKE ? ESCAPE '!' "
+                "OR LOWER(u.last_name) LIKE ? ESCAPE '!' "
+                "OR u.id IN (SELECT user_id FROM user_identities "
+                "WHERE normalized LIKE ? ESCAPE '!'))"
+            )
+            params.extend([term, lowered, lowered, folded])
+        for key, values in (properties or {}).items():
+            where.append(
+                "u.id IN (SELECT v.user_id FROM user_property_values v "
+                "JOIN properties p ON p.id = v.property_id "
+                f"WHERE p.key = ? AND v.value IN {_in(values)})"
+            )
+            params.append(key)
+            params.extend(values)
+        for scope in api_scopes:
+            where.append(
+                "u.id IN (SELECT g.user_id FROM organization_user_api_scopes g "
+                "JOIN api_scopes s ON s.id = g.scope_id WHERE s.key = ?)"
+            )
+            params.append(scope)
+        if before is not None:
+            where.append("u.seq < ?")
+            params.append(before)
+            order = "DESC"
+        else:
+            where.append("u.seq > ?")
+            params.append(after or 0)
+            order = "ASC"
+        params.append(limit)
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM users u WHERE {' AND '.join(where)} "
+            f"ORDER BY u.seq {order} LIMIT ?",
+            params,
+        )
+        users = [_user(row) for row in rows]
+        return list(reversed(users)) if before is not None else users
+
+    def properties_exist(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = self._s.all(f"SELECT key FROM properties WHERE key IN {_in(keys)}", list(keys))
+        return {row["key"] for row in rows}
+
+    def property_values(self, user_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        if not user_ids:
+            return {}
+        rows = self._s.all(
+            "SELECT v.user_id, p.key, v.value FROM user_property_values v "
+            "JOIN properties p ON p.id = v.property_id "
+            f"WHERE v.user_id IN {_in(user_ids)} AND v.value IS NOT NULL ORDER BY p.seq",
+            list(user_ids),
+        )
+        grouped: dict[str, dict[str, str]] = {}
+        for row in rows:
+            grouped.setdefault(row["user_id"], {})[row["key"]] = row["value"]
+        return grouped
+
+    def api_scopes(self, user_ids: Sequence[str]) -> dict[str, list[tuple[str, str, str]]]:
+        if not user_ids:
+            return {}
+        rows = self._s.all(
+            "SELECT g.user_id, g.org_code, s.key, g.api_id "
+            "FROM organization_user_api_scopes g JOIN api_scopes s ON s.id = g.scope_id "
+            f"WHERE g.user_id IN {_in(user_ids)} ORDER BY g.org_code, s.seq",
+            list(user_ids),
+        )
+        grouped: dict[str, list[tuple[str, str, str]]] = {}
+        for row in rows:
+            grouped.setdefault(row["user_id"], []).append(
+                (row["org_code"], row["key"], row["api_id"])
+            )
+        return grouped
+
+
+def _like_escape(text: str) -> str:
+    """Escape LIKE wildcards with ``!`` (used with ``ESCAPE '!'``)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def normalize_identity(kind: str, value: str) -> str:

@@ -40,21 +40,34 @@ def _common(user: User) -> dict[str, Any]:
     }
 
 
-def list_item(user: User, expand: set[str]) -> dict[str, Any]:
+def _bool_param(call: Call, name: str) -> bool | None:
+    raw = call.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise ValidationError(f"{name} must be true or false", f"INVALID_{name.upper()}")
+
+
+def list_item(
+    user: User, expand: set[str], organizations: list[str] | None = None
+) -> dict[str, Any]:
     item = _common(user)
     item["email"] = user.email
     if "organizations" in expand:
-        item["organizations"] = []
+        item["organizations"] = list(organizations or [])
     if "identities" in expand:
         item["identities"] = [{"type": i.type, "identity": i.value} for i in user.identities]
     return compact(item, _NULLABLE)
 
 
-def detail(user: User, expand: set[str]) -> dict[str, Any]:
+def detail(user: User, expand: set[str], organizations: list[str] | None = None) -> dict[str, Any]:
     item = _common(user)
     item["preferred_email"] = user.email
     if "organizations" in expand:
-        item["organizations"] = []
+        item["organizations"] = list(organizations or [])
     if "identities" in expand:
         item["identities"] = [{"type": i.type, "identity": i.value} for i in user.identities]
     return compact(item, _NULLABLE)
@@ -81,9 +94,12 @@ def get_users(call: Call) -> dict[str, Any]:
     expand = _expand(call)
     size = parse_page_size(call.query.get("page_size"))
     q = call.query
+    has_organization = _bool_param(call, "has_organization")
     listing = "users|" + "|".join(q.get(k, "") for k in ("user_id", "email", "username", "phone"))
+    if has_organization is not None:
+        listing += f"|org={has_organization}"
     after = call.ctx.cursors.decode(listing, q.get("next_token"))
-    users, cursor = service.list_users(
+    result = service.list_users_page(
         call.ctx.storage,
         after,
         size,
@@ -91,10 +107,14 @@ def get_users(call: Call) -> dict[str, Any]:
         q.get("email"),
         q.get("username"),
         q.get("phone"),
+        has_organization=has_organization,
         with_identities="identities" in expand,
+        with_organizations="organizations" in expand,
     )
+    cursor = result.cursor
     token = None if cursor is None else call.ctx.cursors.encode(listing, cursor)
-    return paged("users", [list_item(u, expand) for u in users], token)
+    items = [list_item(u, expand, result.organizations.get(u.id)) for u in result.users]
+    return paged("users", items, token)
 
 
 @router.operation(
@@ -106,7 +126,10 @@ def get_users(call: Call) -> dict[str, Any]:
 )
 def get_user_data(call: Call) -> dict[str, Any]:
     expand = _expand(call)
-    return detail(service.get_user(call.ctx.storage, call.query.get("id")), expand)
+    user, organizations = service.get_user_with_organizations(
+        call.ctx.storage, call.query.get("id")
+    )
+    return detail(user, expand, organizations)
 
 
 @router.operation("POST", "/user", scope="create:users", operation_id="createUser", body=True)
