@@ -20,6 +20,7 @@ from kindling.storage.engine import (
 )
 from kindling.storage.migrations import migrate
 from kindling.storage.repos.accounts import SqlAccountRepository
+from kindling.storage.repos.api_keys import SqlApiKeyRepository
 from kindling.storage.repos.apis import SqlApiRepository
 from kindling.storage.repos.applications import SqlApplicationRepository
 from kindling.storage.repos.environment import SqlEnvironmentRepository
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self.applications: base.ApplicationRepository = SqlApplicationRepository(session)
         self.apis: base.ApiRepository = SqlApiRepository(session)
         self.users: base.UserRepository = SqlUserRepository(session)
+        self.api_keys: base.ApiKeyRepository = SqlApiKeyRepository(session)
         self.organizations: base.OrganizationRepository = SqlOrganizationRepository(session)
         self.memberships: base.MembershipRepository = SqlMembershipRepository(session)
         self.roles: base.RoleRepository = SqlRoleRepository(session)
