@@ -429,3 +429,28 @@ def test_grant_needs_authorization(storage: Storage) -> None:
         uow.apis.grant_scopes(api.id, app.id, [scope.id])
     with storage.read() as uow:
         assert uow.apis.authorizations(app.id, [api.audience]) == []
+
+
+# --- bulk path ----------------------------------------------------------------
+
+
+def test_bulk_insert_adds_users_with_identities(storage: Storage) -> None:
+    users = [make_user(("email", email()), ("username", f"u{uid()}")) for _ in range(300)]
+    with storage.transaction() as uow:
+        uow.users.add_many(users)
+    with storage.read() as uow:
+        first = uow.users.get(users[0].id)
+        found = uow.users.list_page(None, 1000, emails=[u.email or "" for u in users[:5]])
+    assert first is not None and {i.type for i in first.identities} == {"email", "username"}
+    assert first.identities[0].is_primary is True
+    assert sorted(u.id for _, u in found) == sorted(u.id for u in users[:5])
+
+
+def test_bulk_insert_is_all_or_nothing(storage: Storage) -> None:
+    taken = add_user(storage, ("email", email()))
+    batch = [make_user(("email", email())) for _ in range(50)]
+    batch.append(make_user(("email", (taken.email or "").upper())))
+    with pytest.raises(IntegrityViolation), storage.transaction() as uow:
+        uow.users.add_many(batch)
+    with storage.read() as uow:
+        assert all(uow.users.get(u.id) is None for u in batch)

@@ -198,6 +198,13 @@ class UserRepository(Protocol):
         Raises IntegrityViolation if an identity (email, username, phone) is taken.
         """
 
+    def add_many(self, users: Sequence[User]) -> None:
+        """Insert many users with their identities in one go (bulk import, seeding).
+
+        Raises IntegrityViolation if any identity is taken; the unit of work then
+        rolls back, so nothing of the batch is written.
+        """
+
     def update(self, user: User) -> None:
         """Overwrite the user's profile fields (not identities)."""
 

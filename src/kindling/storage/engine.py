@@ -39,6 +39,10 @@ class Session(Protocol):
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         """Run a statement once per parameter row."""
 
+    def bulk_insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        """Insert many rows at once (COPY on PostgreSQL); constraint errors raise
+        IntegrityViolation and, as always, roll back the whole unit of work."""
+
     def one(self, sql: str, params: Params = ()) -> Row | None:
         """Return the first row, or None."""
 
@@ -79,6 +83,11 @@ class _SqliteSession:
             self._conn.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
             raise IntegrityViolation(str(exc)) from exc
+
+    def bulk_insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        if rows:
+            marks = ", ".join("?" for _ in columns)
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
         row: Row | None = self._conn.execute(sql, params).fetchone()
@@ -180,6 +189,17 @@ class _PostgresSession:
         try:
             with self._conn.cursor() as cur:
                 cur.executemany(_pg_sql(sql), rows)
+        except psycopg.errors.IntegrityError as exc:
+            raise IntegrityViolation(str(exc)) from exc
+
+    def bulk_insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with self._conn.cursor() as cur, cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
         except psycopg.errors.IntegrityError as exc:
             raise IntegrityViolation(str(exc)) from exc
 

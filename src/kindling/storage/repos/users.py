@@ -15,6 +15,34 @@ _COLUMNS = (
 )
 
 
+_USER_INSERT_COLUMNS = (
+    "id",
+    "provided_id",
+    "email",
+    "username",
+    "phone",
+    "first_name",
+    "last_name",
+    "picture",
+    "is_suspended",
+    "is_password_reset_requested",
+    "total_sign_ins",
+    "failed_sign_ins",
+    "last_signed_in",
+    "created_on",
+)
+_IDENTITY_INSERT_COLUMNS = (
+    "id",
+    "user_id",
+    "type",
+    "value",
+    "normalized",
+    "is_verified",
+    "is_primary",
+    "created_on",
+)
+
+
 def _user(row: Row, identities: Sequence[Identity] = ()) -> User:
     return User(
         id=row["id"],
@@ -62,35 +90,40 @@ class SqlUserRepository:
         return _user(row, self.identities([user_id]).get(user_id, []))
 
     def add(self, user: User) -> None:
-        self._s.execute(
-            "INSERT INTO users (id, provided_id, email, username, phone, first_name, last_name, "
-            "picture, is_suspended, is_password_reset_requested, total_sign_ins, "
-            "failed_sign_ins, last_signed_in, created_on) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                user.id,
-                user.provided_id,
-                user.email,
-                user.username,
-                user.phone,
-                user.first_name,
-                user.last_name,
-                user.picture,
-                user.is_suspended,
-                user.is_password_reset_requested,
-                user.total_sign_ins,
-                user.failed_sign_ins,
-                user.last_signed_in,
-                user.created_on,
-            ),
+        self.add_many([user])
+
+    def add_many(self, users: Sequence[User]) -> None:
+        """Insert users and their identities with the engine's bulk path (COPY on PostgreSQL)."""
+        self._s.bulk_insert(
+            "users",
+            _USER_INSERT_COLUMNS,
+            [
+                (
+                    u.id,
+                    u.provided_id,
+                    u.email,
+                    u.username,
+                    u.phone,
+                    u.first_name,
+                    u.last_name,
+                    u.picture,
+                    u.is_suspended,
+                    u.is_password_reset_requested,
+                    u.total_sign_ins,
+                    u.failed_sign_ins,
+                    u.last_signed_in,
+                    u.created_on,
+                )
+                for u in users
+            ],
         )
-        self._s.executemany(
-            "INSERT INTO user_identities (id, user_id, type, value, normalized, is_verified, "
-            "is_primary, created_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._s.bulk_insert(
+            "user_identities",
+            _IDENTITY_INSERT_COLUMNS,
             [
                 (
                     i.id,
-                    user.id,
+                    u.id,
                     i.type,
                     i.value,
                     normalize_identity(i.type, i.value),
@@ -98,7 +131,8 @@ class SqlUserRepository:
                     i.is_primary,
                     i.created_on,
                 )
-                for i in user.identities
+                for u in users
+                for i in u.identities
             ],
         )
 
