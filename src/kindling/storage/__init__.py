@@ -20,6 +20,7 @@ from kindling.storage.engine import (
 )
 from kindling.storage.migrations import migrate
 from kindling.storage.repos.accounts import SqlAccountRepository
+from kindling.storage.repos.admin import SqlAdminRepository
 from kindling.storage.repos.api_keys import SqlApiKeyRepository
 from kindling.storage.repos.apis import SqlApiRepository
 from kindling.storage.repos.applications import SqlApplicationRepository
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
 
     def __init__(self, session: Session) -> None:
         self.environment: base.EnvironmentRepository = SqlEnvironmentRepository(session)
+        self.admin: base.AdminRepository = SqlAdminRepository(session)
         self.keys: base.KeyRepository = SqlKeyRepository(session)
         self.applications: base.ApplicationRepository = SqlApplicationRepository(session)
         self.apis: base.ApiRepository = SqlApiRepository(session)

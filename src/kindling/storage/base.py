@@ -874,8 +874,97 @@ class ApiKeyRepository(Protocol):
         """True when the organization exists."""
 
 
+class AdminAccountRecord(Protocol):
+    """An admin console account (the owner): ``password_hash`` is an argon2id hash."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password_hash(self) -> str: ...
+    @property
+    def password_changed_on(self) -> str: ...
+
+
+class AdminSessionRecord(Protocol):
+    """A server-side admin session, looked up by the SHA-256 of its cookie value."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def csrf_token(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def expires_at(self) -> int: ...
+    @property
+    def last_seen_at(self) -> int: ...
+    @property
+    def flash(self) -> str | None: ...
+
+
+class AdminRepository(Protocol):
+    """Admin console accounts, sessions and failed sign-ins (times are Unix seconds)."""
+
+    def get_account(self, username: str) -> AdminAccountRecord | None:
+        """Return the account with this exact username, or None."""
+
+    def first_account(self) -> AdminAccountRecord | None:
+        """Return the oldest account (the owner), or None before one was created."""
+
+    def add_account(self, account_id: str, username: str, password_hash: str, now: str) -> None:
+        """Insert an account. Raises IntegrityViolation if the id or username is taken."""
+
+    def set_password_hash(self, account_id: str, password_hash: str, now: str) -> bool:
+        """Replace the password hash; False if the account does not exist."""
+
+    def add_session(
+        self, token_hash: str, account_id: str, csrf_token: str, created_at: int, expires_at: int
+    ) -> None:
+        """Insert a session. Raises IntegrityViolation if the token hash exists (never in
+        practice: tokens are 256 random bits) or the account does not."""
+
+    def get_session(self, token_hash: str) -> AdminSessionRecord | None:
+        """Return the session with its account's username (expired ones too), or None."""
+
+    def touch_session(self, token_hash: str, now: int) -> None:
+        """Record activity; a missing session is ignored."""
+
+    def set_flash(self, token_hash: str, flash: str | None) -> None:
+        """Set or clear the one-time message; a missing session is ignored."""
+
+    def delete_session(self, token_hash: str) -> bool:
+        """End one session; False if it did not exist."""
+
+    def delete_account_sessions(self, account_id: str) -> int:
+        """End every session of an account; return how many there were."""
+
+    def delete_expired_sessions(self, now: int) -> int:
+        """Delete sessions whose ``expires_at`` is not after ``now``; return how many."""
+
+    def record_failure(self, username: str, client_ip: str, at: int) -> None:
+        """Record a failed sign-in (the username need not exist)."""
+
+    def count_failures(self, username: str, client_ip: str, since: int) -> int:
+        """Count failed sign-ins of (username, address) after ``since``."""
+
+    def oldest_failure(self, username: str, client_ip: str, since: int) -> int | None:
+        """The time of the oldest failure counted by ``count_failures``, or None."""
+
+    def clear_failures(self, username: str, client_ip: str) -> None:
+        """Forget the failures of (username, address) (after a successful sign-in)."""
+
+    def prune_failures(self, before: int) -> int:
+        """Delete failures at or before ``before``; return how many."""
+
+
 class UnitOfWork(Protocol):
     """The repositories bound to one transaction."""
+
+    admin: AdminRepository
 
     environment: EnvironmentRepository
     keys: KeyRepository
