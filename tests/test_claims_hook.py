@@ -83,3 +83,39 @@ def test_an_unloadable_hook_stops_the_server_at_startup(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "cannot load the claims hook" in result.stderr
+
+
+def test_application_properties_are_mapped_into_a_claim_without_code(tmp_path: Path) -> None:
+    server = KindlingServer(
+        data_dir=tmp_path,
+        port=free_port(),
+        extra_env={"KINDLING_APP_PROPERTIES_CLAIM": "application_properties"},
+    ).start()
+    try:
+        with server.client() as http:
+            http.headers["Authorization"] = f"Bearer {server.token()}"
+            category = http.post(
+                "/api/v1/property_categories", json={"name": "Billing", "context": "app"}
+            ).json()
+            for key, private in (("plan", False), ("internal_note", True)):
+                created = http.post(
+                    "/api/v1/properties",
+                    json={
+                        "name": key,
+                        "key": key,
+                        "type": "single_line_text",
+                        "context": "app",
+                        "is_private": private,
+                        "category_id": category["category"]["id"],
+                    },
+                )
+                assert created.status_code == 201, created.text
+                put = http.put(
+                    f"/api/v1/applications/{server.client_id}/properties/{key}",
+                    json={"value": f"{key}-value"},
+                )
+                assert put.status_code == 200, put.text
+        claims = jwt.decode(server.token(), options={"verify_signature": False})
+        assert claims["application_properties"] == {"plan": "plan-value"}
+    finally:
+        server.stop()
