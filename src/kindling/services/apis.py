@@ -92,10 +92,11 @@ def create_api(storage: Storage, clock: Clock, name: object, audience: object) -
 
 
 def list_apis(
-    storage: Storage, after: int | None, size: int
-) -> tuple[list[tuple[Api, list[ApiScope]]], int | None]:
+    storage: Storage, after: tuple[str, int] | None, size: int
+) -> tuple[list[tuple[Api, list[ApiScope]]], tuple[str, int] | None]:
+    """APIs sorted by name, as Kinde lists them, keyset-paged."""
     with storage.read() as uow:
-        items, cursor = page(uow.apis.list_page(after, size + 1), size)
+        items, cursor = page(uow.apis.list_by_name(after, size + 1), size)
         return [(api, uow.apis.scopes(api.id)) for api in items], cursor
 
 

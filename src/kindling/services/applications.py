@@ -249,11 +249,31 @@ def change_urls(
         uow.applications.set_urls(application_id, kind, updated)
 
 
+def _access_role_position(
+    uow: UnitOfWork, application_id: str, role_id: str | None, param: str
+) -> int | None:
+    """Kinde pages access roles by role id: the position of that role in the listing."""
+    if role_id is None:
+        return None
+    seq = uow.applications.access_role_seq(application_id, role_id)
+    if seq is None:
+        raise ValidationError(
+            f"{param} names no role with access to this application", f"INVALID_{param.upper()}"
+        )
+    return seq
+
+
 def list_access_roles(
-    storage: Storage, application_id: str, after: int | None, before: int | None, size: int
+    storage: Storage,
+    application_id: str,
+    after_role: str | None,
+    before_role: str | None,
+    size: int,
 ) -> tuple[list[dict[str, object]], bool]:
     with storage.read() as uow:
         _require(uow, application_id)
+        after = _access_role_position(uow, application_id, after_role, "starting_after")
+        before = _access_role_position(uow, application_id, before_role, "ending_before")
         rows = uow.applications.access_roles(application_id, after, before, size + 1)
     has_more = len(rows) > size
     if before is not None and after is None:

@@ -94,7 +94,10 @@ class ApplicationRepository(Protocol):
     def access_roles(
         self, application_id: str, after: int | None, before: int | None, limit: int
     ) -> list[tuple[int, dict[str, object]]]:
-        """Return ``(seq, {id, key, name})`` of roles that may access the application."""
+        """``(seq, {id, key, name, description})`` of the roles that may access the app."""
+
+    def access_role_seq(self, application_id: str, role_id: str) -> int | None:
+        """The ``seq`` of the role's access row for this application; None if it has none."""
 
     def role_exists(self, role_id: str) -> bool:
         """True when a role with this id exists."""
@@ -151,6 +154,11 @@ class ApiRepository(Protocol):
 
     def list_page(self, after: int | None, limit: int) -> list[tuple[int, Api]]:
         """Return up to ``limit`` APIs after sequence ``after``, oldest first."""
+
+    def list_by_name(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[tuple[str, int], Api]]:
+        """Return up to ``limit`` APIs ordered by (name, sequence) after ``after``."""
 
     def scopes(self, api_id: str) -> list[ApiScope]:
         """Return the API's scopes in creation order."""

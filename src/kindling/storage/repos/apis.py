@@ -61,6 +61,18 @@ class SqlApiRepository:
         )
         return [(int(row["seq"]), _api(row)) for row in rows]
 
+    def list_by_name(
+        self, after: tuple[str, int] | None, limit: int
+    ) -> list[tuple[tuple[str, int], Api]]:
+        where, params = "", []
+        if after is not None:
+            where = "WHERE (name, seq) > (?, ?)"
+            params = [after[0], after[1]]
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM apis {where} ORDER BY name, seq LIMIT ?", (*params, limit)
+        )
+        return [((row["name"], int(row["seq"])), _api(row)) for row in rows]
+
     def scopes(self, api_id: str) -> list[ApiScope]:
         rows = self._s.all(
             "SELECT id, api_id, key, description FROM api_scopes WHERE api_id = ? ORDER BY seq",

@@ -97,13 +97,31 @@ class SqlApplicationRepository:
             params.append(before)  # type: ignore[arg-type]
         order = "DESC" if before is not None and after is None else "ASC"
         rows = self._s.all(
-            "SELECT ar.seq, r.id, r.key, r.name FROM application_access_roles ar "
+            "SELECT ar.seq, r.id, r.key, r.name, r.description FROM application_access_roles ar "
             f"JOIN roles r ON r.id = ar.role_id WHERE {' AND '.join(where)} "
             f"ORDER BY ar.seq {order} LIMIT ?",
             (*params, limit),
         )
-        found = [(int(r["seq"]), {"id": r["id"], "key": r["key"], "name": r["name"]}) for r in rows]
+        found = [
+            (
+                int(r["seq"]),
+                {
+                    "id": r["id"],
+                    "key": r["key"],
+                    "name": r["name"],
+                    "description": r["description"],
+                },
+            )
+            for r in rows
+        ]
         return sorted(found, key=lambda item: item[0])
+
+    def access_role_seq(self, application_id: str, role_id: str) -> int | None:
+        row = self._s.one(
+            "SELECT seq FROM application_access_roles WHERE application_id = ? AND role_id = ?",
+            (application_id, role_id),
+        )
+        return None if row is None else int(row["seq"])
 
     def role_exists(self, role_id: str) -> bool:
         return self._s.one("SELECT 1 FROM roles WHERE id = ?", (role_id,)) is not None

@@ -5,7 +5,7 @@ from typing import Any
 from kindling.errors import ValidationError
 from kindling.models import ApiScope
 from kindling.services import apis as service
-from kindling.services.pagination import parse_page_size
+from kindling.services.pagination import MAX_PAGE_SIZE, parse_page_size
 from kindling.web.api.framework import Call, Param, Router
 from kindling.web.api.render import paged, success
 
@@ -34,8 +34,11 @@ def get_apis(call: Call) -> dict[str, Any]:
     expand = {p.strip() for p in (call.query.get("expand") or "").split(",") if p.strip()}
     if expand - {"scopes"}:
         raise ValidationError("expand accepts only scopes", "INVALID_EXPAND")
-    size = parse_page_size(call.query.get("page_size"))
-    after = call.ctx.cursors.decode("apis", call.query.get("next_token"))
+    # Kinde's GET /apis takes no paging parameters (SDKs cannot send them), so without
+    # page_size every API up to the page maximum is returned; next_token covers the rest.
+    raw_size = call.query.get("page_size")
+    size = MAX_PAGE_SIZE if raw_size is None else parse_page_size(raw_size)
+    after = call.ctx.cursors.decode_keyed("apis", call.query.get("next_token"))
     items, cursor = service.list_apis(call.ctx.storage, after, size)
     apis = []
     for api, scopes in items:

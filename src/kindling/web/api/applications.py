@@ -145,14 +145,8 @@ def get_application_access_roles(call: Call) -> dict[str, Any]:
         raise ValidationError(
             "Only one of starting_after or ending_before can be used", "TOO_MANY_PARAMETERS"
         )
-    cursors = call.ctx.cursors
-    listing = f"access_roles|{call.path['application_id']}"
     roles, has_more = service.list_access_roles(
-        call.ctx.storage,
-        call.path["application_id"],
-        cursors.decode(listing, after),
-        cursors.decode(listing, before),
-        size,
+        call.ctx.storage, call.path["application_id"], after or None, before or None, size
     )
     return {"code": "OK", "message": "Success", "roles": roles, "has_more": has_more}
 
@@ -191,7 +185,10 @@ def remove_application_access_role(call: Call) -> dict[str, Any]:
 )
 def get_application_connections(call: Call) -> dict[str, Any]:
     connections = service.list_connections(call.ctx.storage, call.path["application_id"])
-    items = [compact(dict(c)) for c in connections]
+    items = []
+    for connection in connections:
+        fields = compact(dict(connection))
+        items.append({**fields, "connection": dict(fields)})
     return {"code": "OK", "message": "Success", "connections": items, "has_more": False}
 
 
