@@ -14,6 +14,7 @@
 #   CASES         cases to alternate (default "kindling kindling-2scopes peer")
 #   CONNS         connection counts (default "16 64")
 #   WARMUP        warm-up seconds (default 3)
+#   NICE          priority of the server, wrk and probes (default -10 as root, else 0)
 #   PROBE_SECS    RS256 sign probe on CPU 0 right before each measured run (default 1 s), so
 #                 each run is also compared with the ceiling of that moment (the host drifts)
 #   PEER_SHARED   the peer's files (default <repo>/../shared/bench/peer-oidc-provider)
@@ -38,6 +39,11 @@ CASES="${CASES:-kindling kindling-2scopes peer}"
 CONNS="${CONNS:-16 64}"
 WARMUP="${WARMUP:-3}"
 PROBE_SECS="${PROBE_SECS:-1}"
+# Neighbours (other jobs on this 2-CPU machine) get less of the measured cores at a higher
+# priority; the server, wrk and the RSA probes all run at the same one.
+if [ "$(id -u)" = 0 ]; then NICE="${NICE:--10}"; else NICE="${NICE:-0}"; fi
+PIN0=(nice -n "$NICE" taskset -c 0)
+PIN1=(nice -n "$NICE" taskset -c 1)
 PEER_SHARED="${PEER_SHARED:-$REPO/../shared/bench/peer-oidc-provider}"
 PEER_DIR="${PEER_DIR:-${TMPDIR:-/tmp}/peer-oidc-provider}"
 KINDLING_PORT="${KINDLING_PORT:-18080}"
@@ -119,7 +125,7 @@ start_kindling() {  # scope (may be empty), variant (a or b)
     read -r -a extra <<<"${B_ENV:-}"
     envs+=("${extra[@]}")
   fi
-  env ${envs[@]+"${envs[@]}"} taskset -c 0 "$KINDLING" serve --no-access-log --workers 1 \
+  env ${envs[@]+"${envs[@]}"} "${PIN0[@]}" "$KINDLING" serve --no-access-log --workers 1 \
     --port "$KINDLING_PORT" --data-dir "$data" >"$log" 2>&1 &
   SRV=$!
   URL="http://127.0.0.1:$KINDLING_PORT/oauth2/token"
@@ -146,7 +152,7 @@ EOF
 
 start_peer() {
   port_free "$PEER_PORT" || die "port $PEER_PORT is in use"
-  (cd "$PEER_DIR" && PORT="$PEER_PORT" NODE_ENV=production exec taskset -c 0 node server.mjs \
+  (cd "$PEER_DIR" && PORT="$PEER_PORT" NODE_ENV=production exec "${PIN0[@]}" node server.mjs \
     >"$WORK/peer.log" 2>&1) &
   SRV=$!
   URL="http://127.0.0.1:$PEER_PORT/token"
@@ -179,11 +185,11 @@ RSA_JSONL="$WORK/rsa.jsonl"; : >"$RSA_JSONL"
 
 measure() {  # case round conns
   local name="$1" round="$2" conns="$3" c0 c1 b0 b1 t0 t1 out probe
-  taskset -c 1 wrk -t1 -c"$conns" -d"${WARMUP}s" -s "$LUA" "$URL" >/dev/null
+  "${PIN1[@]}" wrk -t1 -c"$conns" -d"${WARMUP}s" -s "$LUA" "$URL" >/dev/null
   out="$WORK/wrk-$name-$round-$conns.txt"
-  probe="$(taskset -c 0 "$PY" "$LIB" rsa-limit "$PROBE_SECS")"   # the ceiling right now
+  probe="$("${PIN0[@]}" "$PY" "$LIB" rsa-limit "$PROBE_SECS")"   # the ceiling right now
   c0=$(proc_cpu "$SRV"); b0=$(cpu0_busy); t0=$(date +%s.%N)
-  taskset -c 1 wrk -t1 -c"$conns" -d"${SECS}s" --latency -s "$LUA" "$URL" >"$out"
+  "${PIN1[@]}" wrk -t1 -c"$conns" -d"${SECS}s" --latency -s "$LUA" "$URL" >"$out"
   c1=$(proc_cpu "$SRV"); b1=$(cpu0_busy); t1=$(date +%s.%N)
   "$PY" "$LIB" record-run "$name" "$round" "$conns" "$c0" "$c1" "$b0" "$b1" "$t0" "$t1" "$HZ" \
     "$(rss_kib "$SRV")" "$out" "$WORK/tokinfo.json" "$RUNS_JSONL" "$probe"
@@ -194,7 +200,7 @@ echo "token_bench $STAMP: rounds=$ROUNDS seconds=$SECS warmup=$WARMUP conns=[$CO
 echo "server pinned to CPU 0, wrk -t1 pinned to CPU 1; results → $OUT_JSON"
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round/$ROUNDS"
-  echo "  RS256 sign ceiling on CPU 0: $(taskset -c 0 "$PY" "$LIB" rsa-limit 3 "$RSA_JSONL")"
+  echo "  RS256 sign ceiling on CPU 0: $("${PIN0[@]}" "$PY" "$LIB" rsa-limit 3 "$RSA_JSONL")"
   for name in $CASES; do
     start_case "$name"
     info="$("$PY" "$LIB" check-token "$WORK/token.json" "$WORK/tokinfo.json")"
@@ -212,22 +218,23 @@ if [ "$PROFILE" = 1 ]; then
   mkdir -p "$RESULTS_DIR"
   echo "profiling ${PROFILE_CASE:-kindling} under 16 connections (py-spy, 200 Hz, 10 s) …"
   start_case "${PROFILE_CASE:-kindling}"
-  taskset -c 1 wrk -t1 -c16 -d"${WARMUP}s" -s "$LUA" "$URL" >/dev/null
-  taskset -c 1 wrk -t1 -c16 -d14s -s "$LUA" "$URL" >"$WORK/wrk-profile.txt" &
+  "${PIN1[@]}" wrk -t1 -c16 -d"${WARMUP}s" -s "$LUA" "$URL" >/dev/null
+  "${PIN1[@]}" wrk -t1 -c16 -d14s -s "$LUA" "$URL" >"$WORK/wrk-profile.txt" &
   WRK_PID=$!
   sleep 2
-  taskset -c 1 "$PYSPY" record -r 200 -d 10 --nonblocking --pid "$SRV" -f raw \
+  "${PIN1[@]}" "$PYSPY" record -r 200 -d 10 --nonblocking --pid "$SRV" -f raw \
     -o "$RESULTS_DIR/$STAMP-pyspy.txt" >/dev/null 2>&1
   wait "$WRK_PID"
   stop_server
-  PROFILE_JSON="$("$PY" "$LIB" pyspy "$RESULTS_DIR/$STAMP-pyspy.txt" "$REPO")"
+  SRC_ROOT="$REPO"; [ -z "${A_SRC:-}" ] || SRC_ROOT="$(dirname "$A_SRC")"   # to read source lines
+  PROFILE_JSON="$("$PY" "$LIB" pyspy "$RESULTS_DIR/$STAMP-pyspy.txt" "$SRC_ROOT")"
 fi
 
 # ----------------------------------------------------------------------------- results
 mkdir -p "$RESULTS_DIR"
-"$PY" - "$OUT_JSON" "$RUNS_JSONL" "$RSA_JSONL" "$ROUNDS" "$SECS" "$WARMUP" "$CASES" "$CONNS" \
+NICE_USED="$NICE" "$PY" - "$OUT_JSON" "$RUNS_JSONL" "$RSA_JSONL" "$ROUNDS" "$SECS" "$WARMUP" "$CASES" "$CONNS" \
   "$PROFILE_JSON" "$REPO" <<'EOF'
-import json, platform, subprocess, sys
+import json, os, platform, subprocess, sys
 out, runs, rsa, rounds, secs, warmup, cases, conns, profile, repo = sys.argv[1:]
 def sh(*cmd):
     try:
@@ -239,14 +246,18 @@ doc = {
     "command": " ".join(["bench/token_bench.sh", rounds, secs]),
     "params": {"rounds": int(rounds), "seconds": int(secs), "warmup_s": int(warmup),
                "cases": cases.split(), "connections": [int(c) for c in conns.split()],
-               "server_cpu": 0, "wrk_cpu": 1, "wrk_threads": 1},
+               "server_cpu": 0, "wrk_cpu": 1, "wrk_threads": 1,
+               "nice": int(os.environ.get("NICE_USED", "0"))},
     "machine": {"kernel": platform.release(), "cpus": sh("nproc"),
                 "cpu_model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                                    if l.startswith("model name")), None)},
     "versions": {"python": platform.python_version(), "node": sh("node", "--version"),
                  "wrk": (sh("wrk", "-v") or "").split(" [")[0] or None,
-                 "kindling_commit": sh("git", "-C", repo, "rev-parse", "--short", "HEAD"),
-                 "kindling_dirty": bool(sh("git", "-C", repo, "status", "--porcelain", "src"))},
+                 # the repository's HEAD when the run ended (with A_SRC, the code run is A_SRC)
+                 "repo_head": sh("git", "-C", repo, "rev-parse", "--short", "HEAD"),
+                 "repo_src_dirty": bool(sh("git", "-C", repo, "status", "--porcelain", "src")),
+                 "kindling_src": os.environ.get("A_SRC") or f"{repo}/src (working tree)",
+                 "kindling_b_src": os.environ.get("B_SRC"), "kindling_b_env": os.environ.get("B_ENV")},
     "rsa_limit": [json.loads(l) for l in open(rsa) if l.strip()],
     "runs": [json.loads(l) for l in open(runs) if l.strip()],
     "profile": json.loads(profile),
@@ -262,7 +273,7 @@ echo
 "$PY" "$LIB" summary "$OUT_JSON"
 if [ "$PROFILE" = 1 ]; then
   echo
-  "$PY" "$LIB" pyspy "$RESULTS_DIR/$STAMP-pyspy.txt" "$REPO" 2>&1 >/dev/null
+  "$PY" "$LIB" pyspy "$RESULTS_DIR/$STAMP-pyspy.txt" "$SRC_ROOT" 2>&1 >/dev/null
 fi
 echo
 echo "results: $OUT_JSON"
