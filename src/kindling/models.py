@@ -103,6 +103,11 @@ class ApiAuthorization:
 
 @dataclass(frozen=True)
 class Identity:
+    """An email, phone, username, social or enterprise identity of a user.
+
+    ``connection_id`` is set for ``social`` and ``enterprise`` identities only.
+    """
+
     id: str
     user_id: str
     type: str
@@ -110,6 +115,9 @@ class Identity:
     is_verified: bool
     is_primary: bool
     created_on: str
+    connection_id: str | None = None
+    total_logins: int = 0
+    last_login_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -383,25 +391,6 @@ class Invite:
 
 
 # --- invites models: add dataclasses above this line ---
-
-
-@dataclass(frozen=True)
-class UserIdentity:
-    """One identity row with its login statistics (the Identities resource).
-
-    ``connection_id`` is set for ``social`` and ``enterprise`` identities only.
-    """
-
-    id: str
-    user_id: str
-    type: str
-    value: str
-    is_verified: bool
-    is_primary: bool
-    created_on: str
-    connection_id: str | None = None
-    total_logins: int = 0
-    last_login_on: str | None = None
 
 
 @dataclass(frozen=True)

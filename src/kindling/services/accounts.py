@@ -25,7 +25,7 @@ from typing import Any
 from kindling.clock import Clock, isoformat
 from kindling.errors import AlreadyExists, NotFound, ValidationError
 from kindling.ids import identity_id
-from kindling.models import MfaFactor, PasswordHash, UserIdentity, UserSession
+from kindling.models import Identity, MfaFactor, PasswordHash, UserSession
 from kindling.services.users import validate_identity_value
 from kindling.services.validation import optional_bool
 from kindling.storage import IntegrityViolation, Storage, UnitOfWork
@@ -78,7 +78,7 @@ def _check_user(storage: Storage, user_id: str) -> None:
 
 @dataclass(frozen=True)
 class IdentityPage:
-    identities: list[UserIdentity]
+    identities: list[Identity]
     has_more: bool
 
 
@@ -127,7 +127,7 @@ def _text(value: Any, field: str, max_length: int, code: str) -> str:
     return text
 
 
-def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> UserIdentity:
+def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> Identity:
     """Add an identity to a user (Kinde's ``POST /users/{user_id}/identities``)."""
     data = _object(body)
     kind = data.get("type")
@@ -159,7 +159,7 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
         raise ValidationError(
             "phone_country_id must be a country code such as au", "INVALID_PHONE_COUNTRY_ID"
         )
-    identity = UserIdentity(
+    identity = Identity(
         id=identity_id(),
         user_id=user_id,
         type=str(kind),
@@ -196,7 +196,7 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
     return identity
 
 
-def get_identity(storage: Storage, identity_id_: str) -> UserIdentity:
+def get_identity(storage: Storage, identity_id_: str) -> Identity:
     with storage.read() as uow:
         identity = uow.accounts.get_identity(identity_id_)
     if identity is None:
@@ -204,7 +204,7 @@ def get_identity(storage: Storage, identity_id_: str) -> UserIdentity:
     return identity
 
 
-def _locked_identity(uow: UnitOfWork, identity_id_: str) -> UserIdentity:
+def _locked_identity(uow: UnitOfWork, identity_id_: str) -> Identity:
     """The identity, read again after locking its user (concurrent changes serialize)."""
     identity = uow.accounts.get_identity(identity_id_)
     if identity is not None and uow.accounts.lock_user(identity.user_id):

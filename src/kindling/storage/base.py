@@ -40,7 +40,6 @@ from kindling.models import (
     Role,
     StoredKey,
     User,
-    UserIdentity,
     UserSession,
 )
 
@@ -780,7 +779,7 @@ class InviteRepository(Protocol):
 class AccountRepository(Protocol):
     """A user's identities (by id), password, MFA factors and sessions."""
 
-    def get_identity(self, identity_id: str) -> UserIdentity | None:
+    def get_identity(self, identity_id: str) -> Identity | None:
         """Return the identity, or None."""
 
     def identity_seq(self, user_id: str, identity_id: str) -> int | None:
@@ -789,11 +788,11 @@ class AccountRepository(Protocol):
 
     def list_identities(
         self, user_id: str, after: int | None, before: int | None, limit: int
-    ) -> list[UserIdentity]:
+    ) -> list[Identity]:
         """Return up to ``limit`` of the user's identities in creation order: those after
         sequence ``after``, or (if ``before`` is set) the last ones before ``before``."""
 
-    def add_identity(self, identity: UserIdentity) -> None:
+    def add_identity(self, identity: Identity) -> None:
         """Insert an identity. Raises IntegrityViolation if another identity of the same
         type has the same normalized value (per connection for social and enterprise
         identities) or the user does not exist."""
@@ -802,7 +801,7 @@ class AccountRepository(Protocol):
         """Lock the user's row until the transaction ends (serializes changes to its
         identities); False if the user does not exist."""
 
-    def primary_identity(self, user_id: str, kind: str) -> UserIdentity | None:
+    def primary_identity(self, user_id: str, kind: str) -> Identity | None:
         """Return the user's primary identity of this type (else its oldest), or None."""
 
     def set_primary(self, user_id: str, kind: str, identity_id: str | None) -> None:

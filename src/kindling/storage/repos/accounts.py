@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kindling.models import MfaFactor, PasswordHash, UserIdentity, UserSession
+from kindling.models import Identity, MfaFactor, PasswordHash, UserSession
 from kindling.storage.engine import Row, Session
 from kindling.storage.repos.users import normalize_identity
 
@@ -29,8 +29,8 @@ def identity_key(kind: str, value: str, connection_id: str | None = None) -> str
     return normalized
 
 
-def _identity(row: Row) -> UserIdentity:
-    return UserIdentity(
+def _identity(row: Row) -> Identity:
+    return Identity(
         id=row["id"],
         user_id=row["user_id"],
         type=row["type"],
@@ -75,7 +75,7 @@ class SqlAccountRepository:
 
     # --- identities ---------------------------------------------------------
 
-    def get_identity(self, identity_id: str) -> UserIdentity | None:
+    def get_identity(self, identity_id: str) -> Identity | None:
         row = self._s.one(
             f"SELECT {_IDENTITY_COLUMNS} FROM user_identities WHERE id = ?", (identity_id,)
         )
@@ -90,7 +90,7 @@ class SqlAccountRepository:
 
     def list_identities(
         self, user_id: str, after: int | None, before: int | None, limit: int
-    ) -> list[UserIdentity]:
+    ) -> list[Identity]:
         if before is not None:
             rows = self._s.all(
                 f"SELECT {_IDENTITY_COLUMNS} FROM user_identities "
@@ -106,7 +106,7 @@ class SqlAccountRepository:
             )
         return [_identity(row) for row in rows]
 
-    def add_identity(self, identity: UserIdentity) -> None:
+    def add_identity(self, identity: Identity) -> None:
         self._s.execute(
             "INSERT INTO user_identities (id, user_id, type, value, normalized, is_verified, "
             "is_primary, created_on, connection_id, total_logins, last_login_on) "
@@ -126,7 +126,7 @@ class SqlAccountRepository:
             ),
         )
 
-    def primary_identity(self, user_id: str, kind: str) -> UserIdentity | None:
+    def primary_identity(self, user_id: str, kind: str) -> Identity | None:
         row = self._s.one(
             f"SELECT {_IDENTITY_COLUMNS} FROM user_identities "
             "WHERE user_id = ? AND type = ? ORDER BY is_primary DESC, seq LIMIT 1",

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from kindling.models import MfaFactor, UserIdentity, UserSession
+from kindling.models import Identity, MfaFactor, UserSession
 from kindling.services import accounts as service
 from kindling.web.api.framework import Call, Param, Router
 from kindling.web.api.render import compact, success
@@ -11,7 +11,7 @@ router = Router("Users")
 identities_router = Router("Identities")
 
 
-def identity_json(identity: UserIdentity) -> dict[str, Any]:
+def identity_json(identity: Identity) -> dict[str, Any]:
     return compact(
         {
             "id": identity.id,
