@@ -170,84 +170,58 @@ def update_category(call: Call) -> dict[str, Any]:
 # --- values of users, organizations, applications ------------------------------
 
 
-@_users.operation(
-    "GET",
-    "/users/{user_id}/properties",
-    scope="read:user_properties",
-    operation_id="GetUserPropertyValues",
+def _register_values(
+    target: Router, context: str, base: str, param: str, noun: str, ids: tuple[str, str, str]
+) -> None:
+    """Declare GET, PATCH and PUT-one of the property values of users or organizations."""
+
+    def read(call: Call) -> dict[str, Any]:
+        return _values(service.get_values(call.ctx.storage, context, call.path[param]))
+
+    def update_many(call: Call) -> dict[str, Any]:
+        service.update_values(call.ctx.storage, context, call.path[param], call.json())
+        return success("Properties updated", "PROPERTIES_UPDATED")
+
+    def update_one(call: Call) -> dict[str, Any]:
+        service.update_value(
+            call.ctx.storage,
+            context,
+            call.path[param],
+            call.path["property_key"],
+            call.query.get("value"),
+        )
+        return success("Property updated", "PROPERTY_UPDATED")
+
+    path = f"{base}/{{{param}}}/properties"
+    target.operation("GET", path, scope=f"read:{noun}_properties", operation_id=ids[0])(read)
+    target.operation(
+        "PATCH", path, scope=f"update:{noun}_properties", operation_id=ids[1], body=True
+    )(update_many)
+    target.operation(
+        "PUT",
+        path + "/{property_key}",
+        scope=f"update:{noun}_properties",
+        operation_id=ids[2],
+        query=(Param("value", required=True),),
+    )(update_one)
+
+
+_register_values(
+    _users,
+    "usr",
+    "/users",
+    "user_id",
+    "user",
+    ("GetUserPropertyValues", "UpdateUserProperties", "UpdateUserProperty"),
 )
-def get_user_property_values(call: Call) -> dict[str, Any]:
-    return _values(service.get_values(call.ctx.storage, "usr", call.path["user_id"]))
-
-
-@_users.operation(
-    "PATCH",
-    "/users/{user_id}/properties",
-    scope="update:user_properties",
-    operation_id="UpdateUserProperties",
-    body=True,
+_register_values(
+    _organizations,
+    "org",
+    "/organizations",
+    "org_code",
+    "organization",
+    ("GetOrganizationPropertyValues", "UpdateOrganizationProperties", "UpdateOrganizationProperty"),
 )
-def update_user_properties(call: Call) -> dict[str, Any]:
-    service.update_values(call.ctx.storage, "usr", call.path["user_id"], call.json())
-    return success("Properties updated", "PROPERTIES_UPDATED")
-
-
-@_users.operation(
-    "PUT",
-    "/users/{user_id}/properties/{property_key}",
-    scope="update:user_properties",
-    operation_id="UpdateUserProperty",
-    query=(Param("value", required=True),),
-)
-def update_user_property(call: Call) -> dict[str, Any]:
-    service.update_value(
-        call.ctx.storage,
-        "usr",
-        call.path["user_id"],
-        call.path["property_key"],
-        call.query.get("value"),
-    )
-    return success("Property updated", "PROPERTY_UPDATED")
-
-
-@_organizations.operation(
-    "GET",
-    "/organizations/{org_code}/properties",
-    scope="read:organization_properties",
-    operation_id="GetOrganizationPropertyValues",
-)
-def get_organization_property_values(call: Call) -> dict[str, Any]:
-    return _values(service.get_values(call.ctx.storage, "org", call.path["org_code"]))
-
-
-@_organizations.operation(
-    "PATCH",
-    "/organizations/{org_code}/properties",
-    scope="update:organization_properties",
-    operation_id="UpdateOrganizationProperties",
-    body=True,
-)
-def update_organization_properties(call: Call) -> dict[str, Any]:
-    service.update_values(call.ctx.storage, "org", call.path["org_code"], call.json())
-    return success("Properties updated", "PROPERTIES_UPDATED")
-
-
-@_organizations.operation(
-    "PUT",
-    "/organizations/{org_code}/properties/{property_key}",
-    scope="update:organization_properties",
-    operation_id="UpdateOrganizationProperty",
-    query=(Param("value", required=True),),
-)
-def update_organization_property(call: Call) -> dict[str, Any]:
-    service.update_value(
-        call.ctx.storage,
-        "org",
-        call.path["org_code"],
-        call.path["property_key"],
-        call.query.get("value"),
-    )
-    return success("Property updated", "PROPERTY_UPDATED")
 
 
 @_applications.operation(
