@@ -326,5 +326,99 @@ def users_list(data_dir: Path, email: str | None, limit: int, as_json: bool) -> 
         )
 
 
+@cli.group("admin")
+def admin_group() -> None:
+    """The admin console's owner account."""
+
+
+@admin_group.command("set-password")
+@data_dir_option
+@click.option("--username", default="admin", show_default=True, help="Console account.")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@click.option("--generate", is_flag=True, help="Generate a random password and print it.")
+def admin_set_password(data_dir: Path, username: str, password_stdin: bool, generate: bool) -> None:
+    """Set the admin console password (at least 12 characters); ends the account's sessions."""
+    from kindling.services import admin
+
+    if password_stdin and generate:
+        raise click.UsageError("--password-stdin and --generate exclude each other")
+    if generate:
+        password = admin.generate_password()
+    elif password_stdin:
+        import sys
+
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with opened(data_dir) as ctx:
+        created = admin.set_password(ctx.storage, ctx.clock, password, username)
+    click.echo(
+        f"Created the console account {username}."
+        if created
+        else f"Changed the password of {username}; its sessions were ended."
+    )
+    if generate:
+        click.echo(f"password: {password}")
+
+
+@cli.group("postman")
+def postman_group() -> None:
+    """Postman collection and environment of the Management API."""
+
+
+@postman_group.command("export")
+@data_dir_option
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="kindling.postman_collection.json",
+    show_default=True,
+    help="Where to write the collection (Postman format v2.1).",
+)
+@click.option(
+    "--environment",
+    "environment_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the environment [default: kindling.postman_environment.json "
+    "next to the collection].",
+)
+@click.option("--business-domain", help="business_domain value [default: the data dir's issuer].")
+@click.option("--client-id", default="", help="client_id value for the environment.")
+def postman_export(
+    data_dir: Path,
+    output: Path,
+    environment_path: Path | None,
+    business_domain: str | None,
+    client_id: str,
+) -> None:
+    """Write a Postman collection of the Management API and an environment for it."""
+    import json
+    import os
+
+    from kindling.services import postman
+    from kindling.web.app import management_operations
+    from kindling.web.openapi import build_document
+
+    domain = business_domain
+    if domain is None and (
+        os.environ.get("KINDLING_DATABASE_URL") or (data_dir / "kindling.db").exists()
+    ):
+        with opened(data_dir) as ctx, ctx.storage.read() as uow:
+            domain = uow.environment.get_issuer()
+    domain = (domain or Settings().public_issuer()).rstrip("/")
+    document = build_document(management_operations(), [domain])
+    environment_path = environment_path or output.with_name(postman.ENVIRONMENT_FILENAME)
+    files = (
+        (output, postman.build_collection(document)),
+        (environment_path, postman.build_environment(domain, client_id=client_id)),
+    )
+    for path, payload in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"collection:  {output}")
+    click.echo(f"environment: {environment_path}  (business_domain={domain})")
+    click.echo("Set client_id and client_secret in the environment, then Get New Access Token.")
+
+
 def main() -> None:
     cli(prog_name="kindling")

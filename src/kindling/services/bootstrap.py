@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from kindling.clock import isoformat
 from kindling.context import Context
+from kindling.services.admin import ensure_owner
 from kindling.services.apis import authorize_application, ensure_management_api, management_audience
 from kindling.services.applications import add_application
 
@@ -25,6 +26,8 @@ class BootstrapResult:
     client_id: str | None = None
     client_secret: str | None = None
     key_created: bool = False
+    #: The admin console owner's generated password, when this run created the account.
+    admin_password: str | None = None
 
 
 def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
@@ -42,6 +45,7 @@ def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
                 uow, ctx.clock, created.application.id, management_audience(issuer), None
             )
             client_id, client_secret = created.application.id, created.client_secret
+        admin_password = ensure_owner(uow, ctx.clock)
     key_created = ctx.keyring.ensure_active()
     return BootstrapResult(
         issuer=issuer,
@@ -51,4 +55,5 @@ def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
         client_id=client_id,
         client_secret=client_secret,
         key_created=key_created,
+        admin_password=admin_password,
     )

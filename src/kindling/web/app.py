@@ -44,6 +44,7 @@ from kindling.web.api.framework import (
     json_response,
     not_found_route_response,
 )
+from kindling.web.console import console_routes
 from kindling.web.token import Receive, Scope, Send, TokenASGI
 
 RESOURCES = (
@@ -121,6 +122,7 @@ class KindlingApp:
             Route("/.well-known/openid-configuration", oidc),
             Route("/.well-known/oauth-authorization-server", oauth_metadata),
             Route("/healthz", health),
+            *console_routes(ctx, management_operations()),
             Mount("/api/v1", routes=api_routes),
             Mount(
                 "/kindling/v1",
