@@ -67,12 +67,19 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
                 email = f"user{n}@bench.example.com"
                 users.append(
                     User(
-                        id=uid, created_on=CREATED, email=email, first_name=f"First{n}",
+                        id=uid,
+                        created_on=CREATED,
+                        email=email,
+                        first_name=f"First{n}",
                         last_name=f"Last{n}",
                         identities=(
                             Identity(
-                                id=f"identity_{n:032x}", user_id=uid, type="email",
-                                value=email, is_verified=True, is_primary=True,
+                                id=f"identity_{n:032x}",
+                                user_id=uid,
+                                type="email",
+                                value=email,
+                                is_verified=True,
+                                is_primary=True,
                                 created_on=CREATED,
                             ),
                         ),
@@ -86,8 +93,7 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
             with ctx.storage.engine.session(write=True) as session:
                 session.execute("ANALYZE users")
                 session.execute("ANALYZE user_identities")
-        return {"users": count, "seconds": round(elapsed, 2),
-                "users_per_s": round(count / elapsed)}
+        return {"users": count, "seconds": round(elapsed, 2), "users_per_s": round(count / elapsed)}
     finally:
         ctx.close()
 
@@ -105,6 +111,30 @@ def email_server_time(settings: Settings, count: int, calls: int = 2000) -> dict
             assert len(found) == 1
         mean_ms = (time.perf_counter() - started) / calls * 1000
         return {"calls": calls, "mean_ms": round(mean_ms, 4)}
+    finally:
+        ctx.close()
+
+
+def page_server_time(settings: Settings, page: int, size: int, calls: int = 300) -> dict[str, Any]:
+    """Mean in-process time of the listing query for page 1 and page ``page`` (no HTTP)."""
+    ctx = build_context(settings)
+    try:
+        with ctx.storage.engine.session(write=False) as session:
+            row = session.one(
+                "SELECT seq FROM users ORDER BY seq LIMIT 1 OFFSET ?", ((page - 1) * size - 1,)
+            )
+        assert row is not None
+        after = int(row["seq"])
+        means = {}
+        for name, position in (("page_1_ms", None), (f"page_{page}_ms", after)) * 2:
+            for _ in range(30):
+                list_users(ctx.storage, position, size)
+            started = time.perf_counter()
+            for _ in range(calls):
+                list_users(ctx.storage, position, size)
+            means[name] = round((time.perf_counter() - started) / calls * 1000, 4)
+        means["ratio"] = round(means[f"page_{page}_ms"] / means["page_1_ms"], 3)
+        return means
     finally:
         ctx.close()
 
@@ -128,9 +158,22 @@ def start_server(settings: Settings, port: int) -> tuple[subprocess.Popen[str], 
     if settings.database_url:
         env["KINDLING_DATABASE_URL"] = settings.database_url
     process = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "kindling", "serve", "--port", str(port),
-         "--no-access-log"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-m",
+            "kindling",
+            "serve",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert process.stdout is not None
     lines = []
@@ -147,9 +190,22 @@ def start_server(settings: Settings, port: int) -> tuple[subprocess.Popen[str], 
     audience = re.search(r"Management API: (\S+)", text)
     assert client_id and audience, text
     token = subprocess.run(
-        [sys.executable, "-m", "kindling", "token", "--app", client_id.group(1),
-         "--audience", audience.group(1), "--scope", "read:users"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "kindling",
+            "token",
+            "--app",
+            client_id.group(1),
+            "--audience",
+            audience.group(1),
+            "--scope",
+            "read:users",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     return process, token, env["KINDLING_DATA_DIR"]
 
@@ -158,12 +214,39 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, Any]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
     try:
-        subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", "-d2s",
-                        "-s", str(script), url], capture_output=True, check=True)
+        subprocess.run(
+            [
+                "taskset",
+                "-c",
+                "1",
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                "-d2s",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            check=True,
+        )
         out = subprocess.run(
-            ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-             "--latency", "-s", str(script), url],
-            capture_output=True, text=True, check=True,
+            [
+                "taskset",
+                "-c",
+                "1",
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
     finally:
         script.unlink()
@@ -173,7 +256,14 @@ def wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, Any]:
     return result
 
 
-def run_engine(engine: str, count: int, seconds: int, port: int) -> dict[str, Any]:
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["rps"])
+    median = dict(ordered[len(ordered) // 2])
+    median["all_rps"] = [r["rps"] for r in runs]
+    return median
+
+
+def run_engine(engine: str, count: int, seconds: int, port: int, rounds: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"kindling-bench-{engine}-"))
     schema = None
     database_url = None
@@ -193,14 +283,22 @@ def run_engine(engine: str, count: int, seconds: int, port: int) -> dict[str, An
         base = f"http://127.0.0.1:{port}/api/v1/users?page_size=100"
         last_page = min(10_000, count // 100)
         token_at = page_token(settings, last_page, 100)
-        result["page_1"] = wrk(base, token, seconds, 16)
-        result[f"page_{last_page}"] = wrk(f"{base}&next_token={token_at}", token, seconds, 16)
+        result["page_server_time"] = page_server_time(settings, last_page, 100)
+        # Alternate page 1 and page N (this host's speed drifts); keep the median of each.
+        firsts, lasts = [], []
+        for _ in range(rounds):
+            firsts.append(wrk(base, token, seconds, 16))
+            lasts.append(wrk(f"{base}&next_token={token_at}", token, seconds, 16))
+        result["page_1"] = _median_run(firsts)
+        result[f"page_{last_page}"] = _median_run(lasts)
         email = f"user{count // 2}@bench.example.com"
         result["email_lookup_http_c1"] = wrk(
-            f"http://127.0.0.1:{port}/api/v1/users?email={email}", token, seconds, 1)
+            f"http://127.0.0.1:{port}/api/v1/users?email={email}", token, seconds, 1
+        )
         # Time per request at saturation, page N over page 1 (target: at most 1.2).
         result["page_ratio"] = round(
-            result["page_1"]["rps"] / result[f"page_{last_page}"]["rps"], 3)
+            result["page_1"]["rps"] / result[f"page_{last_page}"]["rps"], 3
+        )
         return result
     finally:
         if process is not None:
@@ -218,17 +316,30 @@ def main() -> int:
     parser.add_argument("--engines", default="sqlite,postgres")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--port", type=int, default=8471)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    results = [run_engine(e, args.users, args.seconds, args.port)
-               for e in args.engines.split(",")]
-    print(f"\n{'engine':10} {'seed s':>7} {'p1 req/s':>9} {'p1 p99':>8} {'pN req/s':>9} "
-          f"{'pN p99':>8} {'pN/p1':>6} {'email ms (server)':>18} {'email p50 http':>15}")
+    results = [
+        run_engine(e, args.users, args.seconds, args.port, args.rounds)
+        for e in args.engines.split(",")
+    ]
+    print(
+        f"\n{'engine':10} {'seed s':>7} {'p1 req/s':>9} {'p1 p99':>8} {'pN req/s':>9} "
+        f"{'pN p99':>8} {'pN/p1':>6} {'pN/p1 srv':>9} {'email ms (server)':>18} "
+        f"{'email p50 http':>15}"
+    )
     for r in results:
-        last = next(k for k in r if k.startswith("page_") and k not in ("page_1", "page_ratio"))
-        print(f"{r['engine']:10} {r['seed']['seconds']:>7} {r['page_1']['rps']:>9} "
-              f"{r['page_1']['p99_ms']:>8} {r[last]['rps']:>9} {r[last]['p99_ms']:>8} "
-              f"{r['page_ratio']:>6} {r['email_lookup_server_time']['mean_ms']:>18} "
-              f"{r['email_lookup_http_c1']['p50_ms']:>15}")
+        last = next(
+            k
+            for k in r
+            if k.startswith("page_") and k not in ("page_1", "page_ratio", "page_server_time")
+        )
+        print(
+            f"{r['engine']:10} {r['seed']['seconds']:>7} {r['page_1']['rps']:>9} "
+            f"{r['page_1']['p99_ms']:>8} {r[last]['rps']:>9} {r[last]['p99_ms']:>8} "
+            f"{r['page_ratio']:>6} {r['page_server_time']['ratio']:>9} "
+            f"{r['email_lookup_server_time']['mean_ms']:>18} "
+            f"{r['email_lookup_http_c1']['p50_ms']:>15}"
+        )
     out = ROOT / "bench" / "results" / f"users-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
