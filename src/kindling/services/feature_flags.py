@@ -229,6 +229,33 @@ def organization_values(storage: Storage, org_code: str) -> list[FlagValue]:
     return values
 
 
+def user_values(storage: Storage, user_id: str, org_code: str | None) -> list[FlagValue]:
+    """Every flag as a user sees it, in Kinde's order of precedence.
+
+    The user's override (where the flag allows ``usr``), else the organization's (where
+    it allows ``org`` and an organization is given), else the environment's, else the
+    default.
+    """
+    with storage.read() as uow:
+        if not uow.feature_flags.user_exists(user_id):
+            raise NotFound("User not found", "USER_NOT_FOUND")
+        if org_code is not None:
+            _organization(uow, org_code)
+        flags = uow.feature_flags.all()
+        org = uow.feature_flags.organization_values(org_code) if org_code else {}
+        mine = uow.feature_flags.user_values(user_id)
+    values = []
+    for f in flags:
+        value = f.default_value if f.environment_value is None else f.environment_value
+        rank = _RANK[f.allow_override_level]
+        if f.id in org and rank >= _RANK["org"]:
+            value = org[f.id]
+        if f.id in mine and rank >= _RANK["usr"]:
+            value = mine[f.id]
+        values.append(FlagValue(f.key, f.type, value))
+    return values
+
+
 def _concurrent_delete() -> Conflict:
     # PostgreSQL: the flag or the organization/user went away during the request.
     return Conflict(

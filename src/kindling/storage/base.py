@@ -720,6 +720,9 @@ class FeatureFlagRepository(Protocol):
     def organization_values(self, org_code: str) -> dict[str, str]:
         """Return the organization's overrides by flag id."""
 
+    def user_values(self, user_id: str) -> dict[str, str]:
+        """Return the user's overrides by flag id."""
+
     def set_organization_value(self, org_code: str, flag_id: str, value: str) -> None:
         """Create or replace an organization override.
 

@@ -118,6 +118,12 @@ class SqlFeatureFlagRepository:
             "DELETE FROM organization_feature_flags WHERE org_code = ?", (org_code,)
         )
 
+    def user_values(self, user_id: str) -> dict[str, str]:
+        rows = self._s.all(
+            "SELECT flag_id, value FROM user_feature_flags WHERE user_id = ?", (user_id,)
+        )
+        return {row["flag_id"]: row["value"] for row in rows}
+
     def set_user_value(self, user_id: str, flag_id: str, value: str) -> None:
         self._s.execute(
             "INSERT INTO user_feature_flags (user_id, flag_id, value) VALUES (?, ?, ?) "

@@ -9,7 +9,8 @@ from typing import Any
 from kindling.clock import isoformat
 from kindling.errors import ValidationError
 from kindling.services import applications as service
-from kindling.web.api.framework import Call, Router
+from kindling.services import feature_flags
+from kindling.web.api.framework import Call, Param, Router
 
 router = Router("Kindling extensions")
 
@@ -35,4 +36,26 @@ def rotate_application_secret(call: Call) -> dict[str, Any]:
         "client_id": call.path["application_id"],
         "client_secret": secret,
         "previous_secrets_expire_on": isoformat(expires_at),
+    }
+
+
+@router.operation(
+    "GET",
+    "/users/{user_id}/feature_flags",
+    scope="read:environment_feature_flags",
+    operation_id="getUserFeatureFlags",
+    query=(Param("org_code"),),
+)
+def get_user_feature_flags(call: Call) -> dict[str, Any]:
+    """The flags one user sees (user > organization > environment > default).
+
+    Kinde's API can set user overrides but not read the result; this evaluates it.
+    """
+    values = feature_flags.user_values(
+        call.ctx.storage, call.path["user_id"], call.query.get("org_code")
+    )
+    return {
+        "code": "OK",
+        "message": "Success",
+        "feature_flags": {v.key: {"type": v.type, "value": v.value} for v in values},
     }
