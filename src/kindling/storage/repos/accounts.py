@@ -7,12 +7,9 @@ from typing import Any
 
 from kindling.models import Identity, MfaFactor, PasswordHash, UserSession
 from kindling.storage.engine import Row, Session
-from kindling.storage.repos.users import normalize_identity
+from kindling.storage.repos.users import IDENTITY_COLUMNS, identity_from_row, normalize_identity
 
-_IDENTITY_COLUMNS = (
-    "seq, id, user_id, type, value, is_verified, is_primary, created_on, connection_id, "
-    "total_logins, last_login_on"
-)
+_IDENTITY_COLUMNS = "seq, " + IDENTITY_COLUMNS
 #: Identity types mirrored into a column of ``users`` (the user's primary one).
 USER_COLUMNS = {"email": "email", "username": "username", "phone": "phone"}
 
@@ -27,21 +24,6 @@ def identity_key(kind: str, value: str, connection_id: str | None = None) -> str
     if connection_id:
         return f"{connection_id}:{normalized}"
     return normalized
-
-
-def _identity(row: Row) -> Identity:
-    return Identity(
-        id=row["id"],
-        user_id=row["user_id"],
-        type=row["type"],
-        value=row["value"],
-        is_verified=bool(row["is_verified"]),
-        is_primary=bool(row["is_primary"]),
-        created_on=row["created_on"],
-        connection_id=row["connection_id"],
-        total_logins=int(row["total_logins"] or 0),
-        last_login_on=row["last_login_on"],
-    )
 
 
 def _factor(row: Row) -> MfaFactor:
@@ -79,7 +61,7 @@ class SqlAccountRepository:
         row = self._s.one(
             f"SELECT {_IDENTITY_COLUMNS} FROM user_identities WHERE id = ?", (identity_id,)
         )
-        return None if row is None else _identity(row)
+        return None if row is None else identity_from_row(row)
 
     def identity_seq(self, user_id: str, identity_id: str) -> int | None:
         row = self._s.one(
@@ -104,7 +86,7 @@ class SqlAccountRepository:
                 "WHERE user_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (user_id, after or 0, limit),
             )
-        return [_identity(row) for row in rows]
+        return [identity_from_row(row) for row in rows]
 
     def add_identity(self, identity: Identity) -> None:
         self._s.execute(
@@ -132,7 +114,7 @@ class SqlAccountRepository:
             "WHERE user_id = ? AND type = ? ORDER BY is_primary DESC, seq LIMIT 1",
             (user_id, kind),
         )
-        return None if row is None else _identity(row)
+        return None if row is None else identity_from_row(row)
 
     def lock_user(self, user_id: str) -> bool:
         # A no-op update takes the row lock on PostgreSQL (SQLite writers are serialized).

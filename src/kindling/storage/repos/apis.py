@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from kindling.models import Api, ApiAuthorization, ApiScope, Application
 from kindling.storage.engine import Row, Session
+from kindling.storage.repos import keyset
 from kindling.storage.repos.applications import application_from_row
 
 _COLUMNS = "seq, id, name, audience, is_management_api, created_on"
@@ -64,14 +65,8 @@ class SqlApiRepository:
     def list_by_name(
         self, after: tuple[str, int] | None, limit: int
     ) -> list[tuple[tuple[str, int], Api]]:
-        where, params = "", []
-        if after is not None:
-            where = "WHERE (name, seq) > (?, ?)"
-            params = [after[0], after[1]]
-        rows = self._s.all(
-            f"SELECT {_COLUMNS} FROM apis {where} ORDER BY name, seq LIMIT ?", (*params, limit)
-        )
-        return [((row["name"], int(row["seq"])), _api(row)) for row in rows]
+        rows = keyset.by_name(self._s, "apis", _COLUMNS, after, limit)
+        return [(position, _api(row)) for position, row in rows]
 
     def scopes(self, api_id: str) -> list[ApiScope]:
         rows = self._s.all(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from kindling.models import Application, ApplicationSecret
 from kindling.storage.engine import Row, Session
+from kindling.storage.repos import keyset
 
 _COLUMNS = "seq, id, name, type, org_code, access_token_lifetime, settings, created_on"
 
@@ -190,17 +191,8 @@ class SqlApplicationRepository:
     def list_by_name(
         self, after: tuple[str, int] | None, limit: int, descending: bool
     ) -> list[tuple[tuple[str, int], Application]]:
-        op, order = ("<", "DESC") if descending else (">", "ASC")
-        where, params = "", []
-        if after is not None:
-            where = f"WHERE (name, seq) {op} (?, ?)"
-            params = [after[0], after[1]]
-        rows = self._s.all(
-            f"SELECT {_COLUMNS} FROM applications {where} "
-            f"ORDER BY name {order}, seq {order} LIMIT ?",
-            (*params, limit),
-        )
-        return [((row["name"], int(row["seq"])), application_from_row(row)) for row in rows]
+        rows = keyset.by_name(self._s, "applications", _COLUMNS, after, limit, descending)
+        return [(position, application_from_row(row)) for position, row in rows]
 
     def add_secret(self, secret: ApplicationSecret) -> None:
         self._s.execute(

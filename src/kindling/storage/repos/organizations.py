@@ -15,6 +15,7 @@ from kindling.models import (
     OrganizationSettings,
 )
 from kindling.storage.engine import Row, Session
+from kindling.storage.repos import keyset
 
 _COLUMNS = "seq, code, name, handle, external_id, is_default, is_suspended, settings, created_on"
 #: Logos are listed light first, then dark (Kinde's order in the admin area).
@@ -121,17 +122,8 @@ class SqlOrganizationRepository:
     def list_by_name(
         self, after: tuple[str, int] | None, limit: int, descending: bool
     ) -> list[tuple[tuple[str, int], Organization]]:
-        op, order = ("<", "DESC") if descending else (">", "ASC")
-        where, params = "", []
-        if after is not None:
-            where = f"WHERE (name, seq) {op} (?, ?)"
-            params = [after[0], after[1]]
-        rows = self._s.all(
-            f"SELECT {_COLUMNS} FROM organizations {where} "
-            f"ORDER BY name {order}, seq {order} LIMIT ?",
-            (*params, limit),
-        )
-        return [((row["name"], int(row["seq"])), _organization(row)) for row in rows]
+        rows = keyset.by_name(self._s, "organizations", _COLUMNS, after, limit, descending)
+        return [(position, _organization(row)) for position, row in rows]
 
     # --- logos ------------------------------------------------------------
 

@@ -63,7 +63,14 @@ def _user(row: Row, identities: Sequence[Identity] = ()) -> User:
     )
 
 
-def _identity(row: Row) -> Identity:
+IDENTITY_COLUMNS = (
+    "id, user_id, type, value, is_verified, is_primary, created_on, connection_id, "
+    "total_logins, last_login_on"
+)
+
+
+def identity_from_row(row: Row) -> Identity:
+    """Map a ``user_identities`` row selected with ``IDENTITY_COLUMNS``."""
     return Identity(
         id=row["id"],
         user_id=row["user_id"],
@@ -72,6 +79,9 @@ def _identity(row: Row) -> Identity:
         is_verified=bool(row["is_verified"]),
         is_primary=bool(row["is_primary"]),
         created_on=row["created_on"],
+        connection_id=row["connection_id"],
+        total_logins=int(row["total_logins"] or 0),
+        last_login_on=row["last_login_on"],
     )
 
 
@@ -205,13 +215,13 @@ class SqlUserRepository:
         if not user_ids:
             return {}
         rows = self._s.all(
-            "SELECT id, user_id, type, value, is_verified, is_primary, created_on "
+            f"SELECT {IDENTITY_COLUMNS} "
             f"FROM user_identities WHERE user_id IN {_in(user_ids)} ORDER BY seq",
             list(user_ids),
         )
         grouped: dict[str, list[Identity]] = {}
         for row in rows:
-            grouped.setdefault(row["user_id"], []).append(_identity(row))
+            grouped.setdefault(row["user_id"], []).append(identity_from_row(row))
         return grouped
 
     def organization_exists(self, org_code: str) -> bool:
