@@ -1221,3 +1221,24 @@ def test_next_token_codec_round_trips() -> None:
         except ValidationError:
             refused.append(keyed)
     assert refused == [], f"{len(refused)} issued cursors refused, e.g. {refused[:5]}"
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "code"),
+    [
+        (b"[" * 20000 + b"]" * 20000, "application/json", "INVALID_JSON"),
+        (b'{"name": 1e400}', "application/json", "INVALID_JSON"),
+        (b'{"name": "x", "audience": "urn:x"}', "text/plain", "INVALID_CONTENT_TYPE"),
+    ],
+)
+def test_hostile_json_bodies_are_400_not_500(
+    server: KindlingServer, content: bytes, content_type: str, code: str
+) -> None:
+    with server.client() as http:
+        response = http.post(
+            "/api/v1/apis",
+            content=content,
+            headers={"Authorization": f"Bearer {server.token()}", "Content-Type": content_type},
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["code"] == code

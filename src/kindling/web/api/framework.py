@@ -87,9 +87,14 @@ class Call:
             if required:
                 raise ValidationError("a JSON request body is required", "BODY_REQUIRED")
             return {}
+        media = self.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media and media != JSON_MEDIA and not media.endswith("+json"):
+            raise ValidationError(
+                "the request body must be application/json", "INVALID_CONTENT_TYPE"
+            )
         try:
             value = _decoder.decode(self.raw_body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             raise ValidationError("the request body is not valid JSON", "INVALID_JSON") from None
         if not isinstance(value, dict):
             raise ValidationError("the request body must be a JSON object", "INVALID_BODY")
