@@ -603,8 +603,8 @@ def _is_svg(data: bytes) -> bool:
     return "<script" not in lowered and "javascript:" not in lowered
 
 
-def set_logo(storage: Storage, clock: Clock, code: str, type_: str, data: bytes) -> None:
-    """Store (or replace) the light or dark logo; the type is sniffed from the bytes."""
+def check_logo(type_: str, data: bytes) -> str:
+    """Validate a light or dark logo (size, real image type); return its content type."""
     if type_ not in LOGO_TYPES:
         raise ValidationError("the logo type must be light or dark", "INVALID_LOGO_TYPE")
     if not data:
@@ -616,6 +616,12 @@ def set_logo(storage: Storage, clock: Clock, code: str, type_: str, data: bytes)
         raise ValidationError(
             "the logo must be a PNG, JPEG, WebP, GIF or SVG image", "INVALID_LOGO_FORMAT"
         )
+    return content_type
+
+
+def set_logo(storage: Storage, clock: Clock, code: str, type_: str, data: bytes) -> None:
+    """Store (or replace) the light or dark logo; the type is sniffed from the bytes."""
+    content_type = check_logo(type_, data)
     with storage.transaction() as uow:
         _require(uow, code)
         uow.organizations.set_logo(

@@ -10,7 +10,7 @@ sequence number already returned and results are ordered by it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from kindling.models import (
     Api,
@@ -50,6 +50,27 @@ class EnvironmentRepository(Protocol):
 
     def set_issuer(self, issuer: str, now: str) -> None:
         """Create the environment or change its issuer."""
+
+    def created_on(self) -> str | None:
+        """When the environment was created, or None before first run."""
+
+    def settings(self) -> dict[str, Any]:
+        """The environment's settings (empty before first run)."""
+
+    def set_settings(self, settings: dict[str, Any]) -> None:
+        """Overwrite the environment's settings."""
+
+    def logos(self) -> list[tuple[str, str, str]]:
+        """``(type, content type, created on)`` of each environment logo."""
+
+    def set_logo(self, type_: str, content_type: str, data: bytes, now: str) -> None:
+        """Store or replace the logo of one type."""
+
+    def delete_logo(self, type_: str) -> bool:
+        """Delete the logo of one type; False if there was none."""
+
+    def logo_data(self, type_: str) -> tuple[str, bytes] | None:
+        """``(content type, bytes)`` of the logo of one type, or None."""
 
 
 class KeyRepository(Protocol):

@@ -9,6 +9,7 @@ every response is ``application/json``.
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,11 +21,13 @@ from kindling.oauth.metadata import authorization_server_metadata, openid_config
 from kindling.oauth.server import TokenEndpoint
 from kindling.services.apis import management_audience
 from kindling.services.clients import StorageClientStore
+from kindling.services.environment import logo_image
 from kindling.web.api import (
     api_keys,
     apis,
     applications,
     callbacks,
+    environments,
     extensions,
     feature_flags,
     invites,
@@ -58,6 +61,7 @@ RESOURCES = (
     permissions.router,
     properties.router,
     feature_flags.router,
+    environments.router,
     applications.router,
     callbacks.router,
     apis.router,
@@ -102,6 +106,25 @@ class KindlingApp:
         async def oauth_metadata(request: Request) -> Response:
             return json_response(200, authorization_server_metadata(issuer, scopes), cache)
 
+        async def logo(request: Request) -> Response:
+            """Kinde's logo addresses: ``/logo`` and ``/logo_dark`` (``?org_code=`` optional)."""
+            type_ = "dark" if request.url.path == "/logo_dark" else "light"
+            found = await run_in_threadpool(
+                logo_image, ctx.storage, request.query_params.get("org_code"), type_
+            )
+            if found is None:
+                return not_found_route_response()
+            content_type, data = found
+            return Response(
+                data,
+                media_type=content_type,
+                headers={
+                    "Cache-Control": "public, max-age=3600",
+                    "X-Content-Type-Options": "nosniff",
+                    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                },
+            )
+
         async def health(request: Request) -> Response:
             return json_response(200, {"status": "ok"})
 
@@ -122,6 +145,8 @@ class KindlingApp:
             Route("/.well-known/openid-configuration", oidc),
             Route("/.well-known/oauth-authorization-server", oauth_metadata),
             Route("/healthz", health),
+            Route("/logo", logo),
+            Route("/logo_dark", logo),
             *console_routes(ctx, management_operations()),
             Mount("/api/v1", routes=api_routes),
             Mount(
