@@ -195,3 +195,17 @@ class KindlingServer:
         assert result.returncode == 0, result.stderr
         data: dict[str, Any] = json.loads(result.stdout)
         return data
+
+
+def not_found_code(resp: httpx.Response, code: str | None = None) -> str:
+    """Assert Kinde's ``not_found_response`` (``errors`` is an object); return its code."""
+    assert resp.status_code == 404, (resp.status_code, resp.text)
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert set(body) == {"errors"} and isinstance(body["errors"], dict), body
+    assert set(body["errors"]) == {"code", "message"}, body
+    found = body["errors"]["code"]
+    assert isinstance(found, str) and found and isinstance(body["errors"]["message"], str)
+    if code is not None:
+        assert found == code, body
+    return found

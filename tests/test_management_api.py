@@ -32,7 +32,7 @@ from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
 from kindling.services.pagination import CursorCodec
 from kindling.web.app import management_operations
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer
+from tests.support import KindlingServer, not_found_code
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
@@ -90,6 +90,8 @@ def assert_error(resp: httpx.Response, status: int | None = None, code: str | No
 
     ``status`` None means any 4xx.
     """
+    if resp.status_code == 404 and status == 404:
+        return not_found_code(resp, code)
     if status is None:
         assert 400 <= resp.status_code < 500, (resp.status_code, resp.text)
     else:

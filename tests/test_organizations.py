@@ -31,7 +31,7 @@ from kindling.storage import Storage, open_storage
 from kindling.web.api import organizations as routes
 from kindling.web.api.organizations import multipart_fields
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer
+from tests.support import KindlingServer, not_found_code
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
@@ -82,6 +82,8 @@ def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
 
 
 def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> str:
+    if resp.status_code == 404 and status == 404:
+        return not_found_code(resp, code)
     assert resp.status_code == status, (resp.status_code, resp.text)
     assert resp.headers["content-type"].startswith("application/json")
     body = resp.json()

@@ -299,7 +299,13 @@ def build_routes(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}
                 )
             except KindlingError as exc:
-                return error_response(op.error_status(exc.status_code), exc.code, exc.message)
+                status = op.error_status(exc.status_code)
+                if status == 404:
+                    # Kinde's declared 404s answer ``not_found_response``: errors is an object.
+                    return json_response(
+                        404, {"errors": {"code": exc.code, "message": exc.message}}
+                    )
+                return error_response(status, exc.code, exc.message)
             except Exception:
                 log.exception("%s %s failed", op.method, op.path)
                 return error_response(
