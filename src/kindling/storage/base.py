@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from kindling.models import (
+    AdminAccount,
+    AdminSession,
     Api,
     ApiAuthorization,
     ApiKey,
@@ -905,45 +907,13 @@ class ApiKeyRepository(Protocol):
         """True when the organization exists."""
 
 
-class AdminAccountRecord(Protocol):
-    """An admin console account (the owner): ``password_hash`` is an argon2id hash."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def password_hash(self) -> str: ...
-    @property
-    def password_changed_on(self) -> str: ...
-
-
-class AdminSessionRecord(Protocol):
-    """A server-side admin session, looked up by the SHA-256 of its cookie value."""
-
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def csrf_token(self) -> str: ...
-    @property
-    def created_at(self) -> int: ...
-    @property
-    def expires_at(self) -> int: ...
-    @property
-    def last_seen_at(self) -> int: ...
-    @property
-    def flash(self) -> str | None: ...
-
-
 class AdminRepository(Protocol):
     """Admin console accounts, sessions and failed sign-ins (times are Unix seconds)."""
 
-    def get_account(self, username: str) -> AdminAccountRecord | None:
+    def get_account(self, username: str) -> AdminAccount | None:
         """Return the account with this exact username, or None."""
 
-    def first_account(self) -> AdminAccountRecord | None:
+    def first_account(self) -> AdminAccount | None:
         """Return the oldest account (the owner), or None before one was created."""
 
     def add_account(self, account_id: str, username: str, password_hash: str, now: str) -> None:
@@ -958,7 +928,7 @@ class AdminRepository(Protocol):
         """Insert a session. Raises IntegrityViolation if the token hash exists (never in
         practice: tokens are 256 random bits) or the account does not."""
 
-    def get_session(self, token_hash: str) -> AdminSessionRecord | None:
+    def get_session(self, token_hash: str) -> AdminSession | None:
         """Return the session with its account's username (expired ones too), or None."""
 
     def touch_session(self, token_hash: str, now: int) -> None:

@@ -2,30 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kindling.models import AdminAccount, AdminSession
 from kindling.storage.engine import Row, Session
-
-
-@dataclass(frozen=True)
-class AdminAccount:
-    id: str
-    username: str
-    password_hash: str
-    created_on: str
-    password_changed_on: str
-
-
-@dataclass(frozen=True)
-class AdminSession:
-    account_id: str
-    username: str
-    csrf_token: str
-    created_at: int
-    expires_at: int
-    last_seen_at: int
-    flash: str | None = None
-
 
 _ACCOUNT = "id, username, password_hash, created_on, password_changed_on"
 
