@@ -209,3 +209,62 @@ def not_found_code(resp: httpx.Response, code: str | None = None) -> str:
     if code is not None:
         assert found == code, body
     return found
+
+
+_TOKENS: dict[tuple[str, tuple[str, ...] | None], str] = {}
+
+
+def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
+    """A bootstrap-app token (all scopes by default), cached per server and scope set."""
+    key = (server.base_url, None if scopes is None else tuple(sorted(scopes)))
+    if key not in _TOKENS:
+        _TOKENS[key] = server.token(scopes=scopes)
+    return _TOKENS[key]
+
+
+def _error_validator() -> Any:
+    from openapi_schema_validator import OAS30Validator, oas30_format_checker
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT4
+
+    from tests.contract.contract import load_contract
+
+    uri = "urn:test:kinde-errors"
+    return OAS30Validator(
+        {"$ref": f"{uri}#/schemas/error_response"},
+        registry=Registry().with_resource(uri, DRAFT4.create_resource(load_contract().document)),
+        format_checker=oas30_format_checker,
+    )
+
+
+_ERROR_VALIDATOR: list[Any] = []
+
+
+def error_code(resp: httpx.Response, status: int | None = None, code: str | None = None) -> str:
+    """Assert Kinde's error body for the status and return its code.
+
+    A 404 is ``not_found_response`` (``errors`` is an object); anything else is an
+    ``error_response`` that validates against the contract, with exactly one
+    ``{code, message}`` item. ``status`` None means any 4xx.
+    """
+    if status is None:
+        assert 400 <= resp.status_code < 500, (resp.status_code, resp.text)
+    else:
+        assert resp.status_code == status, (resp.status_code, resp.text)
+    if resp.status_code == 404 and status == 404:
+        return not_found_code(resp, code)
+    assert resp.headers["content-type"].startswith("application/json"), resp.headers
+    body = resp.json()
+    if not _ERROR_VALIDATOR:
+        _ERROR_VALIDATOR.append(_error_validator())
+    errors = sorted(_ERROR_VALIDATOR[0].iter_errors(body), key=str)
+    assert not errors, (errors, body)
+    assert set(body) == {"errors"} and isinstance(body["errors"], list), body
+    assert len(body["errors"]) == 1, body
+    item = body["errors"][0]
+    assert set(item) == {"code", "message"}, body
+    assert isinstance(item["code"], str) and item["code"], body
+    assert isinstance(item["message"], str) and item["message"], body
+    if code is not None:
+        assert item["code"] == code, body
+    return str(item["code"])

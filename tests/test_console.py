@@ -6,6 +6,7 @@ read from the first-run banner, exactly as a person would.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -533,23 +534,35 @@ def test_organizations_with_members(console: Console) -> None:
     console.get(org_path, expect=404)
 
 
+def _all_pages(console: Console, path: str) -> str:
+    """The text of a paged console list, following its "Next page" links."""
+    texts = []
+    while True:
+        text = console.get(path).text
+        texts.append(text)
+        found = re.search(r'href="([^"]+)" rel="next"', text)
+        if found is None:
+            return "\n".join(texts)
+        path = html.unescape(found.group(1))
+
+
 def test_roles_and_permissions(console: Console) -> None:
     key = _unique("auditor").replace("-", "_")
     console.post("/admin/roles", {"name": "Auditor", "key": key}, form_page="/admin/roles")
-    roles = console.get("/admin/roles").text
+    roles = _all_pages(console, "/admin/roles")
     assert key in roles
     role_id = re.search(
         r'action="/admin/roles/([^/"]+)/delete"[^>]*data-confirm="[^"]*' + key, roles
     )
     assert role_id
     console.post(f"/admin/roles/{role_id.group(1)}/delete", form_page="/admin/roles")
-    assert key not in console.get("/admin/roles").text
+    assert key not in _all_pages(console, "/admin/roles")
 
     pkey = "read:" + _unique("reports")
     console.post(
         "/admin/permissions", {"name": "Read reports", "key": pkey}, form_page="/admin/permissions"
     )
-    perms = console.get("/admin/permissions").text
+    perms = _all_pages(console, "/admin/permissions")
     assert pkey in perms
     perm_id = re.search(
         r'action="/admin/permissions/([^/"]+)/delete"[^>]*data-confirm="[^"]*' + re.escape(pkey),
@@ -557,7 +570,7 @@ def test_roles_and_permissions(console: Console) -> None:
     )
     assert perm_id
     console.post(f"/admin/permissions/{perm_id.group(1)}/delete", form_page="/admin/permissions")
-    assert pkey not in console.get("/admin/permissions").text
+    assert pkey not in _all_pages(console, "/admin/permissions")
 
 
 def test_signing_key_rotation(console: Console, server: KindlingServer) -> None:

@@ -23,25 +23,16 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
-from referencing import Registry
-from referencing.jsonschema import DRAFT4
 
 from kindling.errors import ValidationError
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
 from kindling.services.pagination import CursorCodec
 from kindling.web.app import management_operations
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer, not_found_code
+from tests.support import KindlingServer, error_code, token_for
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
-_URI = "urn:test:kinde-contract"
-ERROR_VALIDATOR = OAS30Validator(
-    {"$ref": f"{_URI}#/schemas/error_response"},
-    registry=Registry().with_resource(_URI, DRAFT4.create_resource(CONTRACT.document)),
-    format_checker=oas30_format_checker,
-)
 
 #: The operations this brief covers, as (method, path under /api/v1).
 IMPLEMENTED = {
@@ -74,42 +65,9 @@ def unique_email(tag: str = "u") -> str:
 
 # --- helpers ---------------------------------------------------------------
 
-_TOKENS: dict[tuple[str, tuple[str, ...] | None], str] = {}
-
-
-def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
-    """A bootstrap-app token (all scopes by default), cached per server and scope set."""
-    key = (server.base_url, None if scopes is None else tuple(sorted(scopes)))
-    if key not in _TOKENS:
-        _TOKENS[key] = server.token(scopes=scopes)
-    return _TOKENS[key]
-
 
 def assert_error(resp: httpx.Response, status: int | None = None, code: str | None = None) -> str:
-    """Assert a Kinde ``error_response``: ``{"errors": [{"code", "message"}]}``; return code.
-
-    ``status`` None means any 4xx.
-    """
-    if resp.status_code == 404 and status == 404:
-        return not_found_code(resp, code)
-    if status is None:
-        assert 400 <= resp.status_code < 500, (resp.status_code, resp.text)
-    else:
-        assert resp.status_code == status, (resp.status_code, resp.text)
-    assert resp.headers["content-type"].startswith("application/json"), resp.headers
-    body = resp.json()
-    errors = sorted(ERROR_VALIDATOR.iter_errors(body), key=str)
-    assert not errors, errors
-    assert set(body) == {"errors"}, body
-    assert isinstance(body["errors"], list) and len(body["errors"]) >= 1, body
-    for item in body["errors"]:
-        assert set(item) == {"code", "message"}, body
-        assert isinstance(item["code"], str) and item["code"], body
-        assert isinstance(item["message"], str) and item["message"], body
-    found: str = body["errors"][0]["code"]
-    if code is not None:
-        assert found == code, body
-    return found
+    return error_code(resp, status, code)
 
 
 def contract_status(method: str, template: str) -> int:

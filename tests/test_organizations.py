@@ -31,7 +31,7 @@ from kindling.storage import Storage, open_storage
 from kindling.web.api import organizations as routes
 from kindling.web.api.organizations import multipart_fields
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer, not_found_code
+from tests.support import KindlingServer, error_code, token_for
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
@@ -71,31 +71,9 @@ SVG = (
 
 # --- helpers ---------------------------------------------------------------------
 
-_TOKENS: dict[tuple[str, tuple[str, ...] | None], str] = {}
-
-
-def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
-    key = (server.base_url, None if scopes is None else tuple(sorted(scopes)))
-    if key not in _TOKENS:
-        _TOKENS[key] = server.token(scopes=scopes)
-    return _TOKENS[key]
-
 
 def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> str:
-    if resp.status_code == 404 and status == 404:
-        return not_found_code(resp, code)
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert set(body) == {"errors"}, body
-    assert isinstance(body["errors"], list) and body["errors"], body
-    for item in body["errors"]:
-        assert set(item) == {"code", "message"}, body
-        assert isinstance(item["code"], str) and isinstance(item["message"], str)
-    found: str = body["errors"][0]["code"]
-    if code is not None:
-        assert found == code, body
-    return found
+    return error_code(resp, status, code)
 
 
 class Api:

@@ -17,23 +17,14 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
-from referencing import Registry
-from referencing.jsonschema import DRAFT4
 
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
 from kindling.web.api import properties as routes
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer
+from tests.support import KindlingServer, error_code, token_for
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
-_URI = "urn:test:kinde-contract"
-ERROR_VALIDATOR = OAS30Validator(
-    {"$ref": f"{_URI}#/schemas/error_response"},
-    registry=Registry().with_resource(_URI, DRAFT4.create_resource(CONTRACT.document)),
-    format_checker=oas30_format_checker,
-)
 OPERATIONS = {(op.method, op.path) for op in routes.router.operations}
 EXPECTED = {
     ("GET", "/properties"),
@@ -58,27 +49,8 @@ def uid() -> str:
     return uuid.uuid4().hex[:12]
 
 
-_TOKENS: dict[tuple[str, tuple[str, ...] | None], str] = {}
-
-
-def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
-    key = (server.base_url, None if scopes is None else tuple(sorted(scopes)))
-    if key not in _TOKENS:
-        _TOKENS[key] = server.token(scopes=scopes)
-    return _TOKENS[key]
-
-
 def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> str:
-    """A Kinde ``error_response`` with this status (and code)."""
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    body = resp.json()
-    assert not list(ERROR_VALIDATOR.iter_errors(body)), body
-    assert set(body) == {"errors"} and len(body["errors"]) == 1, body
-    item = body["errors"][0]
-    assert set(item) == {"code", "message"} and item["message"], body
-    if code is not None:
-        assert item["code"] == code, body
-    return str(item["code"])
+    return error_code(resp, status, code)
 
 
 def contract_status(method: str, template: str) -> int:

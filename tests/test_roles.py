@@ -28,24 +28,15 @@ from kindling.storage import open_storage
 from kindling.storage.engine import Session
 from kindling.web.api import roles as roles_routes
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer
+from tests.support import KindlingServer, token_for
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
 UUID_LIKE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_TOKENS: dict[tuple[str, tuple[str, ...] | None], str] = {}
 
 
 def uid() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
-    """A bootstrap-app token (all scopes by default), cached per server and scope set."""
-    key = (server.base_url, None if scopes is None else tuple(sorted(scopes)))
-    if key not in _TOKENS:
-        _TOKENS[key] = server.token(scopes=scopes)
-    return _TOKENS[key]
 
 
 class Api:

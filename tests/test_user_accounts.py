@@ -17,22 +17,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
-from referencing import Registry
-from referencing.jsonschema import DRAFT4
 
 from kindling.web.app import management_operations
 from tests.contract.contract import load_contract
-from tests.support import KindlingServer, not_found_code
+from tests.support import KindlingServer, error_code, token_for
 
 CONTRACT = load_contract()
 BASE = "/api/v1"
-_URI = "urn:test:accounts-contract"
-ERROR_VALIDATOR = OAS30Validator(
-    {"$ref": f"{_URI}#/schemas/error_response"},
-    registry=Registry().with_resource(_URI, DRAFT4.create_resource(CONTRACT.document)),
-    format_checker=oas30_format_checker,
-)
 BCRYPT = "$2b$10$" + "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
 
 #: (method, path under /api/v1) of every operation this module covers.
@@ -62,15 +53,6 @@ def unique_email(tag: str = "u") -> str:
 
 # --- helpers (shared with test_search.py and test_invites.py) -----------------------
 
-_TOKENS: dict[tuple[str, tuple[str, ...] | None], str] = {}
-
-
-def token_for(server: KindlingServer, scopes: list[str] | None = None) -> str:
-    key = (server.base_url, None if scopes is None else tuple(sorted(scopes)))
-    if key not in _TOKENS:
-        _TOKENS[key] = server.token(scopes=scopes)
-    return _TOKENS[key]
-
 
 def db(server: KindlingServer, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Run one statement on the server's database (committed); return its rows."""
@@ -89,17 +71,7 @@ def db(server: KindlingServer, sql: str, params: tuple[Any, ...] = ()) -> list[t
 
 
 def assert_error(resp: httpx.Response, status: int, code: str | None = None) -> str:
-    if resp.status_code == 404 and status == 404:
-        return not_found_code(resp, code)
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert not list(ERROR_VALIDATOR.iter_errors(body)), body
-    assert set(body) == {"errors"} and isinstance(body["errors"], list), body
-    found: str = body["errors"][0]["code"]
-    if code is not None:
-        assert found == code, body
-    return found
+    return error_code(resp, status, code)
 
 
 class Api:
