@@ -45,8 +45,9 @@ from benchlib import parse_wrk  # noqa: E402
 
 from kindling.config import Settings  # noqa: E402
 from kindling.context import build_context  # noqa: E402
-from kindling.models import Identity, User  # noqa: E402
-from kindling.services.users import list_users  # noqa: E402
+from kindling.resources.users.model import Identity, User  # noqa: E402
+from kindling.resources.users.repository import USERS_REPO  # noqa: E402
+from kindling.resources.users.service import list_users  # noqa: E402
 
 PG_ADMIN = os.environ.get("KINDLING_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BATCH = 50_000
@@ -86,7 +87,7 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
                     )
                 )
             with ctx.storage.transaction() as uow:
-                uow.users.add_many(users)
+                uow[USERS_REPO].add_many(users)
             made += size
         elapsed = time.perf_counter() - started
         if ctx.storage.engine.dialect == "postgres":

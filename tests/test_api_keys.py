@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from kindling.clock import isoformat
-from kindling.storage import open_storage
+from kindling.context import open_storage
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer
 

@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from kindling.clock import isoformat
-from kindling.ids import hex_id
-from kindling.storage import open_storage
+from kindling.context import open_storage
+from kindling.platform.ids import hex_id
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer
 

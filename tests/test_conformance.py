@@ -529,8 +529,8 @@ class World:
     # -- state the API cannot create (no sign-in): seeded with portable SQL
 
     def seed(self, sql: str, params: tuple[Any, ...]) -> None:
-        from kindling.storage import SQLITE_FILE
-        from kindling.storage.engine import Engine, PostgresEngine, SqliteEngine
+        from kindling.platform.engine import Engine, PostgresEngine, SqliteEngine
+        from kindling.platform.storage import SQLITE_FILE
 
         engine: Engine
         if self.server.database_url:

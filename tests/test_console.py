@@ -22,7 +22,8 @@ import pytest
 from kindling.clock import FrozenClock
 from kindling.config import Settings
 from kindling.context import build_context
-from kindling.services import admin
+from kindling.resources.admin import service as admin
+from kindling.resources.admin.repository import ADMIN_REPO
 from tests.console_support import Console, csrf_of, owner_password, set_password
 from tests.support import KindlingServer
 
@@ -640,7 +641,7 @@ def test_sessions_expire_when_idle_or_old(tmp_path: Path) -> None:
         assert admin.load_session(ctx.storage, clock, "forged") is None
         assert admin.load_session(ctx.storage, clock, None) is None
         with ctx.storage.read() as uow:
-            stored = uow.admin.get_account("admin")
+            stored = uow[ADMIN_REPO].get_account("admin")
         assert stored is not None and stored.password_hash.startswith("$argon2id$")
     finally:
         ctx.close()
@@ -666,7 +667,7 @@ def test_throttle_window_moves_on(tmp_path: Path) -> None:
 
 
 def test_first_run_creates_one_owner_only(tmp_path: Path) -> None:
-    from kindling.services.bootstrap import bootstrap
+    from kindling.bootstrap import bootstrap
 
     ctx = build_context(Settings(data_dir=tmp_path))
     try:

@@ -24,9 +24,9 @@ import httpx
 import jwt
 import pytest
 
-from kindling.errors import ValidationError
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
-from kindling.services.pagination import CursorCodec
+from kindling.platform.errors import ValidationError
+from kindling.platform.pagination import CursorCodec
 from kindling.web.app import management_operations
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer, error_code, token_for

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kindling.storage.engine import Engine, PostgresEngine, SqliteEngine
-from kindling.web.api import organization_users
+from kindling.platform.engine import Engine, PostgresEngine, SqliteEngine
+from kindling.resources.organizations.members import routes as organization_users
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer
 from tests.test_management_api import Mgmt, assert_error, token_for, uid, unique_email

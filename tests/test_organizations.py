@@ -4,7 +4,7 @@ Every operation: its exact 2xx and a contract-valid body, 403 without its scope,
 bad input (400 with a code, nothing written), unknown organizations, and the
 integrity rules (unique handles, all-or-nothing creates, cascading deletes).
 Connections have no API of their own yet, so they are inserted through the
-storage layer (``uow.organizations.add_connection``) on the server's database.
+storage layer (``uow[ORGANIZATIONS_REPO].add_connection``) on the server's database.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ from typing import Any
 import httpx
 import pytest
 
-from kindling.errors import ValidationError
-from kindling.ids import connection_id
+from kindling.context import open_storage
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
-from kindling.models import Connection, Organization
-from kindling.services.organizations import sniff_image
-from kindling.storage import Storage, open_storage
-from kindling.web.api import organizations as routes
-from kindling.web.api.organizations import multipart_fields
+from kindling.platform.errors import ValidationError
+from kindling.platform.ids import connection_id
+from kindling.platform.storage import Storage
+from kindling.resources.organizations import routes
+from kindling.resources.organizations.model import Connection, Organization
+from kindling.resources.organizations.repository import ORGANIZATIONS_REPO
+from kindling.resources.organizations.routes import multipart_fields
+from kindling.resources.organizations.service import sniff_image
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer, error_code, token_for
 
@@ -139,7 +141,7 @@ def store(server: KindlingServer) -> Iterator[Storage]:
 
 def stored(store: Storage, code: str) -> Organization | None:
     with store.read() as uow:
-        return uow.organizations.get(code)
+        return uow[ORGANIZATIONS_REPO].get(code)
 
 
 def count(store: Storage, sql: str, *params: object) -> int:
@@ -158,7 +160,7 @@ def add_connection(store: Storage, name: str | None = None) -> Connection:
         created_on=NOW,
     )
     with store.transaction() as uow:
-        uow.organizations.add_connection(conn)
+        uow[ORGANIZATIONS_REPO].add_connection(conn)
     return conn
 
 
@@ -245,7 +247,7 @@ def test_token_without_scope_is_forbidden(
     assert after is not None and after.handle is not None and after.name != name
     assert count(store, "SELECT count(*) AS n FROM organizations WHERE name = ?", name) == 0
     with store.read() as uow:
-        assert uow.organizations.logos(code) == []
+        assert uow[ORGANIZATIONS_REPO].logos(code) == []
     # No token at all: 401.
     assert_error(api.http.request(op.method, BASE + _concrete(op.path, code), **kwargs), 401)
 
@@ -702,7 +704,7 @@ def test_delete_cascades(api: Api, store: Storage) -> None:
     # The user and the connection themselves remain.
     assert api.ok("GET", "/user", params={"id": user})["id"] == user
     with store.read() as uow:
-        assert uow.organizations.get_connection(conn.id) is not None
+        assert uow[ORGANIZATIONS_REPO].get_connection(conn.id) is not None
     # Deleting again: 404, as the spec declares for this operation.
     assert_error(api.request("DELETE", f"/organization/{code}"), 404, "ORGANIZATION_NOT_FOUND")
 
@@ -754,7 +756,7 @@ def test_logo_formats_accepted(api: Api, store: Storage, data: bytes) -> None:
     resp = api.upload(code, "light", data)
     assert resp.status_code == 200, resp.text
     with store.read() as uow:
-        assert uow.organizations.logo_data(code, "light") == data
+        assert uow[ORGANIZATIONS_REPO].logo_data(code, "light") == data
 
 
 @pytest.mark.parametrize(
@@ -775,7 +777,7 @@ def test_logo_rejected(api: Api, store: Storage, data: bytes, code: str) -> None
     org = api.create()
     assert_error(api.upload(org, "light", data), 400, code)
     with store.read() as uow:
-        assert uow.organizations.logos(org) == []
+        assert uow[ORGANIZATIONS_REPO].logos(org) == []
 
 
 def test_logo_request_errors(api: Api) -> None:

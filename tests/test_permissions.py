@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
-from kindling.web.api import permissions as permissions_routes
+from kindling.resources.permissions import routes as permissions_routes
 from tests.support import KindlingServer
 from tests.test_roles import (
     BASE,

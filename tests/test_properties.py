@@ -19,7 +19,7 @@ import jwt
 import pytest
 
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
-from kindling.web.api import properties as routes
+from kindling.resources.properties import routes
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer, error_code, token_for
 

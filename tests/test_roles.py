@@ -22,11 +22,11 @@ import httpx
 import pytest
 
 from kindling.clock import isoformat
+from kindling.context import open_storage
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
-from kindling.services.roles import SYSTEM_PERMISSIONS
-from kindling.storage import open_storage
-from kindling.storage.engine import Session
-from kindling.web.api import roles as roles_routes
+from kindling.platform.engine import Session
+from kindling.resources.roles import routes as roles_routes
+from kindling.resources.roles.service import SYSTEM_PERMISSIONS
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer, token_for
 

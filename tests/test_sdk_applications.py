@@ -74,8 +74,9 @@ from kinde_sdk.management.models import (
 )
 
 from kindling.clock import isoformat
-from kindling.ids import hex_id
-from kindling.storage import Storage, open_storage
+from kindling.context import open_storage
+from kindling.platform.ids import hex_id
+from kindling.platform.storage import Storage
 from tests.support import KindlingServer
 
 HEX32 = re.compile(r"[0-9a-f]{32}")

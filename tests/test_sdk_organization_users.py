@@ -40,7 +40,7 @@ from kinde_sdk.management.models import (
     UpdateOrganizationUsersResponse,
 )
 
-from kindling.storage.engine import SqliteEngine
+from kindling.platform.engine import SqliteEngine
 from tests.support import KindlingServer
 
 

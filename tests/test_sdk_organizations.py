@@ -33,9 +33,11 @@ from kinde_sdk.management.models import (
     UpdateOrganizationSessionsRequest,
 )
 
-from kindling.ids import connection_id
-from kindling.models import Connection as StoredConnection
-from kindling.storage import Storage, open_storage
+from kindling.context import open_storage
+from kindling.platform.ids import connection_id
+from kindling.platform.storage import Storage
+from kindling.resources.organizations.model import Connection as StoredConnection
+from kindling.resources.organizations.repository import ORGANIZATIONS_REPO
 from tests.support import KindlingServer
 
 NOW = "2024-01-01T00:00:00+00:00"
@@ -233,7 +235,7 @@ def test_connections(client: ManagementClient, store: Storage) -> None:
         created_on=NOW,
     )
     with store.transaction() as uow:
-        uow.organizations.add_connection(conn)
+        uow[ORGANIZATIONS_REPO].add_connection(conn)
 
     # The spec declares no body for this 200, so the SDK returns None by design;
     # the status is checked through the *_with_http_info variant.

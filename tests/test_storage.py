@@ -12,11 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from kindling.ids import api_id, api_scope_id, client_id, identity_id, user_id
-from kindling.models import Api, ApiScope, Application, Identity, User
-from kindling.storage import IntegrityViolation, Storage, open_storage
-from kindling.storage.migrations import MIGRATIONS
-from kindling.storage.repos.users import normalize_identity
+from kindling.context import open_storage
+from kindling.platform.engine import IntegrityViolation
+from kindling.platform.ids import api_id, api_scope_id, client_id, identity_id, user_id
+from kindling.platform.migrations import MIGRATIONS
+from kindling.platform.storage import Storage
+from kindling.resources.apis.model import Api, ApiScope
+from kindling.resources.apis.repository import APIS_REPO
+from kindling.resources.applications.model import Application
+from kindling.resources.applications.repository import APPLICATIONS_REPO
+from kindling.resources.users.model import Identity, User, normalize_identity
+from kindling.resources.users.repository import USERS_REPO
 
 NOW = "2024-01-01T00:00:00+00:00"
 
@@ -70,7 +76,7 @@ def email() -> str:
 def add_user(storage: Storage, *identities: tuple[str, str]) -> User:
     user = make_user(*identities)
     with storage.transaction() as uow:
-        uow.users.add(user)
+        uow[USERS_REPO].add(user)
     return user
 
 
@@ -100,7 +106,7 @@ def test_migrations_are_idempotent(engine_url: tuple[str, str | None, Path]) -> 
     try:
         for opened in (first, second, third):
             with opened.read() as uow:
-                assert uow.users.get(marker.id) == marker
+                assert uow[USERS_REPO].get(marker.id) == marker
             with opened.engine.session(write=False) as session:
                 rows = session.all("SELECT version, applied_on FROM schema_migrations")
             versions = [int(r["version"]) for r in rows]
@@ -117,7 +123,7 @@ def test_migrations_are_idempotent(engine_url: tuple[str, str | None, Path]) -> 
 
 
 def test_migrate_again_applies_nothing(storage: Storage) -> None:
-    from kindling.storage.migrations import migrate
+    from kindling.platform.migrations import migrate
 
     assert migrate(storage.engine, NOW) == []
     assert migrate(storage.engine, NOW) == []
@@ -131,9 +137,9 @@ def test_user_round_trip(storage: Storage) -> None:
     name = f"n{uid()}"
     user = make_user(("email", address), ("username", name))
     with storage.transaction() as uow:
-        uow.users.add(user)
+        uow[USERS_REPO].add(user)
     with storage.read() as uow:
-        got = uow.users.get(user.id)
+        got = uow[USERS_REPO].get(user.id)
     assert got is not None
     assert got.email == address
     assert [(i.type, i.value) for i in got.identities] == [("email", address), ("username", name)]
@@ -146,9 +152,9 @@ def test_unique_identity_violation(storage: Storage) -> None:
     add_user(storage, ("email", address))
     other = make_user(("email", f"  {address.upper()} "))
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.users.add(other)
+        uow[USERS_REPO].add(other)
     with storage.read() as uow:
-        assert uow.users.get(other.id) is None
+        assert uow[USERS_REPO].get(other.id) is None
     # Normalization: NFC, trimmed, case-folded (phones keep case).
     assert normalize_identity("email", " A\u0301@X.io ") == "\u00e1@x.io"
     assert normalize_identity("phone", " +61 2 ") == "+61 2"
@@ -170,12 +176,14 @@ def test_failed_transaction_leaves_nothing(storage: Storage) -> None:
         ),
     )
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.users.add(user)
+        uow[USERS_REPO].add(user)
     with storage.read() as uow:
-        assert uow.users.get(user.id) is None
-        assert uow.users.identities([user.id]) == {}
-        assert uow.users.list_page(None, 10, emails=[normalize_identity("email", fresh)]) == []
-        owners = uow.users.list_page(None, 10, emails=[normalize_identity("email", taken)])
+        assert uow[USERS_REPO].get(user.id) is None
+        assert uow[USERS_REPO].identities([user.id]) == {}
+        assert (
+            uow[USERS_REPO].list_page(None, 10, emails=[normalize_identity("email", fresh)]) == []
+        )
+        owners = uow[USERS_REPO].list_page(None, 10, emails=[normalize_identity("email", taken)])
         assert [u.id for _, u in owners] == [owner.id]
     # The fresh email was never taken, so it can be used now.
     add_user(storage, ("email", fresh))
@@ -186,21 +194,21 @@ def test_rolled_back_transaction_writes_nothing(storage: Storage) -> None:
     app = make_app()
     api = make_api()
     with pytest.raises(Boom), storage.transaction() as uow:
-        uow.users.add(user)
-        uow.applications.add(app)
-        uow.apis.add(api)
-        assert uow.users.get(user.id) is not None  # visible inside the transaction
+        uow[USERS_REPO].add(user)
+        uow[APPLICATIONS_REPO].add(app)
+        uow[APIS_REPO].add(api)
+        assert uow[USERS_REPO].get(user.id) is not None  # visible inside the transaction
         raise Boom
     with storage.read() as uow:
-        assert uow.users.get(user.id) is None
-        assert uow.users.identities([user.id]) == {}
-        assert uow.applications.get(app.id) is None
-        assert uow.apis.get(api.id) is None
+        assert uow[USERS_REPO].get(user.id) is None
+        assert uow[USERS_REPO].identities([user.id]) == {}
+        assert uow[APPLICATIONS_REPO].get(app.id) is None
+        assert uow[APIS_REPO].get(api.id) is None
     # The next transaction on the same storage works normally.
     with storage.transaction() as uow:
-        uow.users.add(user)
+        uow[USERS_REPO].add(user)
     with storage.read() as uow:
-        assert uow.users.get(user.id) is not None
+        assert uow[USERS_REPO].get(user.id) is not None
 
 
 def test_integrity_violation_inside_transaction_rolls_back_earlier_writes(
@@ -208,14 +216,14 @@ def test_integrity_violation_inside_transaction_rolls_back_earlier_writes(
 ) -> None:
     app = make_app()
     with storage.transaction() as uow:
-        uow.applications.add(app)
+        uow[APPLICATIONS_REPO].add(app)
     other = make_app()
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.applications.add(other)
-        uow.applications.add(app)  # same id: refused
+        uow[APPLICATIONS_REPO].add(other)
+        uow[APPLICATIONS_REPO].add(app)  # same id: refused
     with storage.read() as uow:
-        assert uow.applications.get(other.id) is None
-        assert uow.applications.get(app.id) == app
+        assert uow[APPLICATIONS_REPO].get(other.id) is None
+        assert uow[APPLICATIONS_REPO].get(app.id) == app
 
 
 def test_delete_user_removes_identities(storage: Storage) -> None:
@@ -224,19 +232,19 @@ def test_delete_user_removes_identities(storage: Storage) -> None:
     user = add_user(storage, ("email", address), ("username", name), ("phone", "+1555" + uid()[:6]))
     keep = add_user(storage, ("email", email()))
     with storage.read() as uow:
-        assert len(uow.users.identities([user.id])[user.id]) == 3
+        assert len(uow[USERS_REPO].identities([user.id])[user.id]) == 3
     with storage.transaction() as uow:
-        assert uow.users.delete(user.id) is True
+        assert uow[USERS_REPO].delete(user.id) is True
     with storage.read() as uow:
-        assert uow.users.get(user.id) is None
-        assert uow.users.identities([user.id]) == {}
-        assert uow.users.get(keep.id) is not None
-        assert len(uow.users.identities([keep.id])[keep.id]) == 1
+        assert uow[USERS_REPO].get(user.id) is None
+        assert uow[USERS_REPO].identities([user.id]) == {}
+        assert uow[USERS_REPO].get(keep.id) is not None
+        assert len(uow[USERS_REPO].identities([keep.id])[keep.id]) == 1
     with storage.engine.session(write=False) as session:
         row = session.one("SELECT COUNT(*) AS n FROM user_identities WHERE user_id = ?", (user.id,))
     assert row is not None and int(row["n"]) == 0
     with storage.transaction() as uow:
-        assert uow.users.delete(user.id) is False
+        assert uow[USERS_REPO].delete(user.id) is False
     # Every identity is free again.
     add_user(storage, ("email", address), ("username", name))
 
@@ -246,9 +254,9 @@ def test_update_user_keeps_identities(storage: Storage) -> None:
     from dataclasses import replace
 
     with storage.transaction() as uow:
-        uow.users.update(replace(user, first_name="F", is_suspended=True))
+        uow[USERS_REPO].update(replace(user, first_name="F", is_suspended=True))
     with storage.read() as uow:
-        got = uow.users.get(user.id)
+        got = uow[USERS_REPO].get(user.id)
     assert got is not None
     assert got.first_name == "F" and got.is_suspended is True
     assert got.identities == user.identities
@@ -266,7 +274,7 @@ def test_users_keyset_listing(storage: Storage) -> None:
         after: int | None = None
         for _ in range(20):
             with storage.read() as uow:
-                rows = uow.users.list_page(after, size, user_ids=ids)
+                rows = uow[USERS_REPO].list_page(after, size, user_ids=ids)
             assert len(rows) <= size
             seen.extend(u.id for _, u in rows)
             seqs.extend(s for s, _ in rows)
@@ -284,27 +292,27 @@ def test_users_listing_filters(storage: Storage) -> None:
     b = add_user(storage, ("email", b_mail))
     norm = [normalize_identity("email", a_mail), normalize_identity("email", b_mail)]
     with storage.read() as uow:
-        both = uow.users.list_page(None, 10, emails=norm)
+        both = uow[USERS_REPO].list_page(None, 10, emails=norm)
         assert [u.id for _, u in both] == [a.id, b.id]
-        only_a = uow.users.list_page(None, 10, emails=norm, usernames=[name.casefold()])
+        only_a = uow[USERS_REPO].list_page(None, 10, emails=norm, usernames=[name.casefold()])
         assert [u.id for _, u in only_a] == [a.id]
-        after_a = uow.users.list_page(both[0][0], 10, emails=norm)
+        after_a = uow[USERS_REPO].list_page(both[0][0], 10, emails=norm)
         assert [u.id for _, u in after_a] == [b.id]
-        assert uow.users.list_page(None, 10, user_ids=["kp_missing"]) == []
+        assert uow[USERS_REPO].list_page(None, 10, user_ids=["kp_missing"]) == []
 
 
 def test_whole_table_keyset_has_no_gaps(storage: Storage) -> None:
     """Paging all applications gives exactly the rows of one big read, in order."""
     for _ in range(5):
         with storage.transaction() as uow:
-            uow.applications.add(make_app())
+            uow[APPLICATIONS_REPO].add(make_app())
     with storage.read() as uow:
-        everything = uow.applications.list_page(None, 1_000_000)
+        everything = uow[APPLICATIONS_REPO].list_page(None, 1_000_000)
     paged: list[tuple[int, Application]] = []
     after: int | None = None
     while True:
         with storage.read() as uow:
-            rows = uow.applications.list_page(after, 2)
+            rows = uow[APPLICATIONS_REPO].list_page(after, 2)
         paged.extend(rows)
         if len(rows) < 2:
             break
@@ -319,16 +327,16 @@ def test_apis_keyset_listing(storage: Storage) -> None:
     apis = [make_api() for _ in range(4)]
     with storage.transaction() as uow:
         for api in apis:
-            uow.apis.add(api)
+            uow[APIS_REPO].add(api)
     with storage.read() as uow:
-        everything = uow.apis.list_page(None, 1_000_000)
+        everything = uow[APIS_REPO].list_page(None, 1_000_000)
     mine = [a for _, a in everything if a.id in {x.id for x in apis}]
     assert mine == apis
     after: int | None = None
     paged: list[Api] = []
     while True:
         with storage.read() as uow:
-            rows = uow.apis.list_page(after, 3)
+            rows = uow[APIS_REPO].list_page(after, 3)
         paged.extend(a for _, a in rows)
         if len(rows) < 3:
             break
@@ -342,19 +350,19 @@ def test_apis_keyset_listing(storage: Storage) -> None:
 def test_duplicate_audience_and_scope_key(storage: Storage) -> None:
     api = make_api()
     with storage.transaction() as uow:
-        uow.apis.add(api)
-        uow.apis.add_scopes([ApiScope(id=api_scope_id(), api_id=api.id, key="read")])
+        uow[APIS_REPO].add(api)
+        uow[APIS_REPO].add_scopes([ApiScope(id=api_scope_id(), api_id=api.id, key="read")])
     clone = Api(
         id=api_id(), name="x", audience=api.audience, is_management_api=False, created_on=NOW
     )
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.apis.add(clone)
+        uow[APIS_REPO].add(clone)
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.apis.add_scopes([ApiScope(id=api_scope_id(), api_id=api.id, key="read")])
+        uow[APIS_REPO].add_scopes([ApiScope(id=api_scope_id(), api_id=api.id, key="read")])
     with storage.read() as uow:
-        assert uow.apis.get(clone.id) is None
-        assert [s.key for s in uow.apis.scopes(api.id)] == ["read"]
-        assert uow.apis.get_by_audience(api.audience) == api
+        assert uow[APIS_REPO].get(clone.id) is None
+        assert [s.key for s in uow[APIS_REPO].scopes(api.id)] == ["read"]
+        assert uow[APIS_REPO].get_by_audience(api.audience) == api
 
 
 def test_authorizations_return_granted_keys_per_audience(storage: Storage) -> None:
@@ -366,22 +374,24 @@ def test_authorizations_return_granted_keys_per_audience(storage: Storage) -> No
     }
     two_scope = ApiScope(id=api_scope_id(), api_id=two.id, key="b:read")
     with storage.transaction() as uow:
-        uow.applications.add(app)
+        uow[APPLICATIONS_REPO].add(app)
         for api in (one, two, unrelated):
-            uow.apis.add(api)
-        uow.apis.add_scopes(list(scopes.values()))
-        uow.apis.add_scopes([two_scope])
-        assert uow.apis.authorize(one.id, app.id, NOW) is True
-        assert uow.apis.authorize(one.id, app.id, NOW) is False
-        assert uow.apis.authorize(two.id, app.id, NOW) is True
-        uow.apis.grant_scopes(one.id, app.id, [scopes["a:admin"].id, scopes["a:read"].id])
-        uow.apis.grant_scopes(one.id, app.id, [scopes["a:read"].id])  # idempotent
+            uow[APIS_REPO].add(api)
+        uow[APIS_REPO].add_scopes(list(scopes.values()))
+        uow[APIS_REPO].add_scopes([two_scope])
+        assert uow[APIS_REPO].authorize(one.id, app.id, NOW) is True
+        assert uow[APIS_REPO].authorize(one.id, app.id, NOW) is False
+        assert uow[APIS_REPO].authorize(two.id, app.id, NOW) is True
+        uow[APIS_REPO].grant_scopes(one.id, app.id, [scopes["a:admin"].id, scopes["a:read"].id])
+        uow[APIS_REPO].grant_scopes(one.id, app.id, [scopes["a:read"].id])  # idempotent
     with storage.read() as uow:
-        found = uow.apis.authorizations(app.id, [one.audience, two.audience, unrelated.audience])
-        assert uow.apis.authorizations(app.id, []) == []
-        assert uow.apis.authorizations(app.id, [unrelated.audience]) == []
-        assert uow.apis.authorizations(make_app().id, [one.audience]) == []
-        assert [a.id for a in uow.apis.applications(one.id)] == [app.id]
+        found = uow[APIS_REPO].authorizations(
+            app.id, [one.audience, two.audience, unrelated.audience]
+        )
+        assert uow[APIS_REPO].authorizations(app.id, []) == []
+        assert uow[APIS_REPO].authorizations(app.id, [unrelated.audience]) == []
+        assert uow[APIS_REPO].authorizations(make_app().id, [one.audience]) == []
+        assert [a.id for a in uow[APIS_REPO].applications(one.id)] == [app.id]
     by_audience = {a.api.audience: a for a in found}
     assert set(by_audience) == {one.audience, two.audience}
     # Keys come in scope creation order, whatever the grant order.
@@ -391,28 +401,30 @@ def test_authorizations_return_granted_keys_per_audience(storage: Storage) -> No
     assert by_audience[two.audience].scopes == ()
 
     with storage.transaction() as uow:
-        assert uow.apis.revoke_scope(one.id, app.id, scopes["a:read"].id) is True
-        assert uow.apis.revoke_scope(one.id, app.id, scopes["a:read"].id) is False
-        uow.apis.grant_scopes(two.id, app.id, [two_scope.id])
+        assert uow[APIS_REPO].revoke_scope(one.id, app.id, scopes["a:read"].id) is True
+        assert uow[APIS_REPO].revoke_scope(one.id, app.id, scopes["a:read"].id) is False
+        uow[APIS_REPO].grant_scopes(two.id, app.id, [two_scope.id])
     with storage.read() as uow:
-        found = uow.apis.authorizations(app.id, [one.audience, two.audience])
+        found = uow[APIS_REPO].authorizations(app.id, [one.audience, two.audience])
     assert {a.api.audience: a.scopes for a in found} == {
         one.audience: ("a:admin",),
         two.audience: ("b:read",),
     }
 
     with storage.transaction() as uow:
-        assert uow.apis.deauthorize(one.id, app.id) is True
-        assert uow.apis.deauthorize(one.id, app.id) is False
+        assert uow[APIS_REPO].deauthorize(one.id, app.id) is True
+        assert uow[APIS_REPO].deauthorize(one.id, app.id) is False
     with storage.read() as uow:
-        found = uow.apis.authorizations(app.id, [one.audience, two.audience])
-        assert uow.apis.applications(one.id) == []
+        found = uow[APIS_REPO].authorizations(app.id, [one.audience, two.audience])
+        assert uow[APIS_REPO].applications(one.id) == []
     assert [(a.api.audience, a.scopes) for a in found] == [(two.audience, ("b:read",))]
     # Re-authorizing starts without the old grants.
     with storage.transaction() as uow:
-        uow.apis.authorize(one.id, app.id, NOW)
+        uow[APIS_REPO].authorize(one.id, app.id, NOW)
     with storage.read() as uow:
-        again = {a.api.audience: a.scopes for a in uow.apis.authorizations(app.id, [one.audience])}
+        again = {
+            a.api.audience: a.scopes for a in uow[APIS_REPO].authorizations(app.id, [one.audience])
+        }
     assert again == {one.audience: ()}
 
 
@@ -422,13 +434,13 @@ def test_grant_needs_authorization(storage: Storage) -> None:
     api = make_api()
     scope = ApiScope(id=api_scope_id(), api_id=api.id, key="x")
     with storage.transaction() as uow:
-        uow.applications.add(app)
-        uow.apis.add(api)
-        uow.apis.add_scopes([scope])
+        uow[APPLICATIONS_REPO].add(app)
+        uow[APIS_REPO].add(api)
+        uow[APIS_REPO].add_scopes([scope])
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.apis.grant_scopes(api.id, app.id, [scope.id])
+        uow[APIS_REPO].grant_scopes(api.id, app.id, [scope.id])
     with storage.read() as uow:
-        assert uow.apis.authorizations(app.id, [api.audience]) == []
+        assert uow[APIS_REPO].authorizations(app.id, [api.audience]) == []
 
 
 # --- bulk path ----------------------------------------------------------------
@@ -437,10 +449,10 @@ def test_grant_needs_authorization(storage: Storage) -> None:
 def test_bulk_insert_adds_users_with_identities(storage: Storage) -> None:
     users = [make_user(("email", email()), ("username", f"u{uid()}")) for _ in range(300)]
     with storage.transaction() as uow:
-        uow.users.add_many(users)
+        uow[USERS_REPO].add_many(users)
     with storage.read() as uow:
-        first = uow.users.get(users[0].id)
-        found = uow.users.list_page(None, 1000, emails=[u.email or "" for u in users[:5]])
+        first = uow[USERS_REPO].get(users[0].id)
+        found = uow[USERS_REPO].list_page(None, 1000, emails=[u.email or "" for u in users[:5]])
     assert first is not None and {i.type for i in first.identities} == {"email", "username"}
     assert first.identities[0].is_primary is True
     assert sorted(u.id for _, u in found) == sorted(u.id for u in users[:5])
@@ -451,6 +463,6 @@ def test_bulk_insert_is_all_or_nothing(storage: Storage) -> None:
     batch = [make_user(("email", email())) for _ in range(50)]
     batch.append(make_user(("email", (taken.email or "").upper())))
     with pytest.raises(IntegrityViolation), storage.transaction() as uow:
-        uow.users.add_many(batch)
+        uow[USERS_REPO].add_many(batch)
     with storage.read() as uow:
-        assert all(uow.users.get(u.id) is None for u in batch)
+        assert all(uow[USERS_REPO].get(u.id) is None for u in batch)

@@ -1,41 +1,30 @@
-"""Composition root: the only place that opens storage, loads keys and reads the master key."""
+"""Composition root: the only place that opens storage, loads keys and reads the master key.
+
+It binds the resource registry (``kindling.resources``) to the platform: the
+repositories every unit of work offers, and the issuer recorded in storage.
+"""
 
 import importlib
-from dataclasses import dataclass
+from pathlib import Path
 
 from kindling.clock import Clock, SystemClock, isoformat
 from kindling.config import Settings
 from kindling.crypto import masterkey
 from kindling.crypto.client_secrets import SecretHasher
 from kindling.crypto.keys import KeySealer
-from kindling.errors import ConfigurationError
 from kindling.oauth.ports import ClaimsHook
-from kindling.services.keyring import Keyring
-from kindling.services.pagination import CursorCodec
-from kindling.storage import Storage, open_storage
+from kindling.platform.context import Context
+from kindling.platform.errors import ConfigurationError
+from kindling.platform.pagination import CursorCodec
+from kindling.platform.registry import Registry
+from kindling.platform.signing import Keyring
+from kindling.platform.storage import Storage
+from kindling.platform.storage import open_storage as open_engine
+from kindling.resources import REGISTERED
+from kindling.resources.environment.service import recorded_issuer
 
-
-@dataclass
-class Context:
-    """Everything a request handler or CLI command needs, built once per process."""
-
-    settings: Settings
-    storage: Storage
-    clock: Clock
-    hasher: SecretHasher
-    keyring: Keyring
-    cursors: CursorCodec
-    master: masterkey.MasterKey
-    claims_hook: ClaimsHook | None = None
-
-    def issuer(self) -> str:
-        """The issuer recorded in storage (kept equal to the settings by ``serve``)."""
-        with self.storage.read() as uow:
-            issuer = uow.environment.get_issuer()
-        return issuer or self.settings.public_issuer()
-
-    def close(self) -> None:
-        self.storage.close()
+#: Every registered resource (loaded on first use).
+REGISTRY = Registry("kindling.resources", REGISTERED)
 
 
 def load_claims_hook(spec: str | None) -> ClaimsHook | None:
@@ -62,7 +51,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     clock = clock or SystemClock()
     claims_hook = load_claims_hook(settings.claims_hook)
     master = masterkey.load_or_create(settings.data_dir, settings.master_key)
-    storage = open_storage(settings.database_url, settings.data_dir, isoformat(clock.now()))
+    storage = open_storage(settings.database_url, settings.data_dir, isoformat(clock.now()), clock)
     keyring = Keyring(storage, KeySealer(master.derive("signing-key-seal")), clock)
     return Context(
         settings=settings,
@@ -72,5 +61,16 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         keyring=keyring,
         cursors=CursorCodec(master.derive("pagination-cursor")),
         master=master,
+        recorded_issuer=recorded_issuer,
         claims_hook=claims_hook,
+    )
+
+
+def open_storage(
+    database_url: str | None, data_dir: Path, now: str, clock: Clock | None = None
+) -> Storage:
+    """Open the configured engine with every registered repository; migrate it (at ``now``)."""
+    clock = clock or SystemClock()
+    return open_engine(
+        database_url, data_dir, now, lambda: isoformat(clock.now()), REGISTRY.repositories()
     )

@@ -10,11 +10,11 @@ import sys
 
 import uvicorn
 
+from kindling.bootstrap import BootstrapResult, bootstrap
 from kindling.config import Settings
 from kindling.context import build_context
 from kindling.crypto.tls import TLSFiles, ensure_local_tls
-from kindling.services.admin import OWNER_USERNAME
-from kindling.services.bootstrap import BootstrapResult, bootstrap
+from kindling.resources.admin.service import OWNER_USERNAME
 
 
 def _tls_files(settings: Settings, password: str) -> TLSFiles | None:

@@ -15,9 +15,13 @@ import click
 from kindling import __version__
 from kindling.cli.output import emit_json, fields, table
 from kindling.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
-from kindling.context import Context, build_context
-from kindling.errors import KindlingError
+from kindling.context import build_context
 from kindling.oauth.errors import OAuthError
+from kindling.platform.context import Context
+from kindling.platform.errors import KindlingError
+from kindling.resources.apis.repository import APIS_REPO
+from kindling.resources.applications.repository import APPLICATIONS_REPO
+from kindling.resources.environment.repository import ENVIRONMENT_REPO
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +59,7 @@ def opened(data_dir: Path) -> Iterator[Context]:
 
 def needs_setup(ctx: Context) -> None:
     with ctx.storage.read() as uow:
-        if uow.environment.get_issuer() is None:
+        if uow[ENVIRONMENT_REPO].get_issuer() is None:
             raise click.ClickException(
                 "this data dir has not been set up yet: run `kindling serve` once"
             )
@@ -140,8 +144,8 @@ def apps_create(
     data_dir: Path, name: str, type_: str, authorize_management_api: bool, as_json: bool
 ) -> None:
     """Create an application and print its client id and secret (shown once)."""
-    from kindling.services.apis import authorize_application
-    from kindling.services.applications import add_application
+    from kindling.resources.apis.service import authorize_application
+    from kindling.resources.applications.service import add_application
 
     with opened(data_dir) as ctx:
         needs_setup(ctx)
@@ -149,7 +153,7 @@ def apps_create(
             created = add_application(uow, ctx.hasher, ctx.clock, name, type_)
             audience = None
             if authorize_management_api:
-                api = uow.apis.get_management_api()
+                api = uow[APIS_REPO].get_management_api()
                 assert api is not None
                 audience = api.audience
                 authorize_application(uow, ctx.clock, created.application.id, audience, None)
@@ -181,7 +185,7 @@ def apps_list(data_dir: Path, as_json: bool) -> None:
         after = None
         with ctx.storage.read() as uow:
             while True:
-                batch = uow.applications.list_page(after, 500)
+                batch = uow[APPLICATIONS_REPO].list_page(after, 500)
                 rows.extend(batch)
                 if len(batch) < 500:
                     break
@@ -208,7 +212,7 @@ def apps_authorize(
     data_dir: Path, app: str, audience: str, scopes: tuple[str, ...], as_json: bool
 ) -> None:
     """Authorize APP (its id) for an API and grant scopes."""
-    from kindling.services.apis import authorize_application
+    from kindling.resources.apis.service import authorize_application
 
     with opened(data_dir) as ctx:
         with ctx.storage.transaction() as uow:
@@ -248,7 +252,7 @@ def apps_authorize(
 def apps_rotate_secret(data_dir: Path, app: str, grace_seconds: int, as_json: bool) -> None:
     """Issue a new client secret for APP; the old one works until the grace window ends."""
     from kindling.clock import isoformat
-    from kindling.services.applications import rotate_secret
+    from kindling.resources.applications.service import rotate_secret
 
     with opened(data_dir) as ctx:
         secret, expires_at = rotate_secret(ctx.storage, ctx.hasher, ctx.clock, app, grace_seconds)
@@ -278,7 +282,7 @@ def token(
     as_json: bool,
 ) -> None:
     """Mint a test access token for an application, exactly as /oauth2/token would."""
-    from kindling.services.tokens import mint_token
+    from kindling.resources.applications.tokens import mint_token
 
     with opened(data_dir) as ctx:
         needs_setup(ctx)
@@ -304,7 +308,7 @@ def users() -> None:
 @json_option
 def users_list(data_dir: Path, email: str | None, limit: int, as_json: bool) -> None:
     """List users."""
-    from kindling.services.users import list_users
+    from kindling.resources.users.service import list_users
 
     with opened(data_dir) as ctx:
         found, _ = list_users(ctx.storage, None, max(1, min(limit, 500)), emails=email)
@@ -338,7 +342,7 @@ def admin_group() -> None:
 @click.option("--generate", is_flag=True, help="Generate a random password and print it.")
 def admin_set_password(data_dir: Path, username: str, password_stdin: bool, generate: bool) -> None:
     """Set the admin console password (at least 12 characters); ends the account's sessions."""
-    from kindling.services import admin
+    from kindling.resources.admin import service as admin
 
     if password_stdin and generate:
         raise click.UsageError("--password-stdin and --generate exclude each other")
@@ -395,7 +399,7 @@ def postman_export(
     import json
     import os
 
-    from kindling.services import postman
+    from kindling.web import postman
     from kindling.web.app import management_operations
     from kindling.web.openapi import build_document
 
@@ -404,7 +408,7 @@ def postman_export(
         os.environ.get("KINDLING_DATABASE_URL") or (data_dir / "kindling.db").exists()
     ):
         with opened(data_dir) as ctx, ctx.storage.read() as uow:
-            domain = uow.environment.get_issuer()
+            domain = uow[ENVIRONMENT_REPO].get_issuer()
     domain = (domain or Settings().public_issuer()).rstrip("/")
     document = build_document(management_operations(), [domain])
     environment_path = environment_path or output.with_name(postman.ENVIRONMENT_FILENAME)

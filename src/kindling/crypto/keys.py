@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kindling.errors import ConfigurationError
+from kindling.platform.errors import ConfigurationError
 
 ALGORITHM = "RS256"
 KEY_SIZE = 2048

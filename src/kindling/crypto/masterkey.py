@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kindling.errors import ConfigurationError
+from kindling.platform.errors import ConfigurationError
 
 MIN_LENGTH = 32
 FILE_NAME = "master.key"

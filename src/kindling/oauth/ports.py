@@ -4,7 +4,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kindling.models import ApiAuthorization, Application, ApplicationSecret
+from kindling.resources.apis.model import ApiAuthorization
+from kindling.resources.applications.model import Application, ApplicationSecret
 
 
 @dataclass(frozen=True)

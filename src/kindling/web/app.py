@@ -15,63 +15,30 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from kindling.context import Context
+from kindling.context import REGISTRY
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
 from kindling.oauth.metadata import authorization_server_metadata, openid_configuration
 from kindling.oauth.server import TokenEndpoint
-from kindling.services.apis import management_audience
-from kindling.services.clients import StorageClientStore
-from kindling.services.environment import logo_image
-from kindling.web.api import (
-    api_keys,
-    apis,
-    applications,
-    callbacks,
-    environments,
-    extensions,
-    feature_flags,
-    invites,
-    organization_users,
-    organizations,
-    permissions,
-    properties,
-    roles,
-    search,
-    user_accounts,
-    users,
-)
-from kindling.web.api.framework import (
-    Operation,
+from kindling.platform.context import Context
+from kindling.platform.operations import Operation
+from kindling.resources.apis.service import management_audience
+from kindling.resources.applications.clients import StorageClientStore
+from kindling.resources.environment.service import logo_image
+from kindling.web.console import console_routes
+from kindling.web.management import (
     build_routes,
     error_response,
     json_response,
     not_found_route_response,
 )
-from kindling.web.console import console_routes
 from kindling.web.token import Receive, Scope, Send, TokenASGI
 
-RESOURCES = (
-    users.router,
-    user_accounts.router,
-    search.router,
-    organizations.router,
-    organization_users.router,
-    invites.router,
-    roles.router,
-    permissions.router,
-    properties.router,
-    feature_flags.router,
-    environments.router,
-    applications.router,
-    callbacks.router,
-    apis.router,
-    api_keys.router,
-)
 TOKEN_PATH = "/oauth2/token"
 
 
 def management_operations() -> list[Operation]:
-    return [op for router in RESOURCES for op in router.operations]
+    """Every registered Management API operation (``/api/v1``)."""
+    return REGISTRY.operations()
 
 
 class KindlingApp:
@@ -151,7 +118,7 @@ class KindlingApp:
             Mount("/api/v1", routes=api_routes),
             Mount(
                 "/kindling/v1",
-                routes=build_routes(ctx, extensions.router.operations, lambda: audience),
+                routes=build_routes(ctx, REGISTRY.extension_operations(), lambda: audience),
             ),
         ]
         return Starlette(

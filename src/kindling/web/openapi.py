@@ -22,7 +22,7 @@ from typing import Any
 
 from kindling import __version__
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
-from kindling.web.api.framework import Operation
+from kindling.platform.operations import Operation
 
 API_PREFIX = "/api/v1"
 TOKEN_PATH = "/oauth2/token"

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from starlette.routing import BaseRoute, Mount
 
-from kindling.context import Context
-from kindling.web.api.framework import Operation
+from kindling.platform.context import Context
+from kindling.platform.operations import Operation
 
 
 def console_routes(ctx: Context, operations: Sequence[Operation]) -> list[BaseRoute]:

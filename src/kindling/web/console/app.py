@@ -26,11 +26,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kindling import __version__
-from kindling.context import Context
-from kindling.errors import KindlingError, NotFound
 from kindling.oauth.errors import OAuthError
-from kindling.services import admin
-from kindling.web.api.framework import Operation
+from kindling.platform.context import Context
+from kindling.platform.errors import KindlingError, NotFound
+from kindling.platform.operations import Operation
+from kindling.resources.admin import service as admin
 from kindling.web.console import security
 
 log = logging.getLogger("kindling.console")

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kindling.context import Context
-from kindling.services.apis import management_audience
-from kindling.web.api.framework import Operation
+from kindling.platform.context import Context
+from kindling.platform.operations import Operation
+from kindling.resources.apis.service import management_audience
 from kindling.web.console import security
 from kindling.web.console.app import render_html
 from kindling.web.openapi import build_document

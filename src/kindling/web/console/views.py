@@ -12,20 +12,18 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from kindling.clock import isoformat
-from kindling.errors import NotFound, ValidationError
-from kindling.services import (
-    admin,
-    apis,
-    applications,
-    memberships,
-    organizations,
-    permissions,
-    postman,
-    roles,
-    tokens,
-    users,
-)
-from kindling.services.pagination import parse_page_size
+from kindling.platform.errors import NotFound, ValidationError
+from kindling.platform.pagination import parse_page_size
+from kindling.resources.admin import service as admin
+from kindling.resources.apis import service as apis
+from kindling.resources.applications import service as applications
+from kindling.resources.applications import tokens
+from kindling.resources.organizations import service as organizations
+from kindling.resources.organizations.members import service as memberships
+from kindling.resources.permissions import service as permissions
+from kindling.resources.roles import service as roles
+from kindling.resources.users import service as users
+from kindling.web import postman
 from kindling.web.console.app import Page, PageHandler
 from kindling.web.openapi import build_document
 

@@ -1,0 +1,64 @@
+"""First run: environment, signing key, the Management API and a bootstrap M2M app.
+
+Idempotent and safe to run from several instances at once: everything happens
+under the write lock, and only the run that creates the environment creates the
+bootstrap application and sees its secret. Later runs only re-point the issuer
+(and with it the Management API audience) when the configuration changed.
+"""
+
+from dataclasses import dataclass
+
+from kindling.clock import isoformat
+from kindling.platform.context import Context
+from kindling.resources.admin.service import ensure_owner
+from kindling.resources.apis.service import (
+    authorize_application,
+    ensure_management_api,
+    management_audience,
+)
+from kindling.resources.applications.service import add_application
+from kindling.resources.environment.repository import ENVIRONMENT_REPO
+
+BOOTSTRAP_APP_NAME = "Kindling bootstrap M2M application"
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    issuer: str
+    audience: str
+    first_run: bool
+    previous_issuer: str | None
+    client_id: str | None = None
+    client_secret: str | None = None
+    key_created: bool = False
+    #: The admin console owner's generated password, when this run created the account.
+    admin_password: str | None = None
+
+
+def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
+    now = isoformat(ctx.clock.now())
+    client_id = client_secret = None
+    with ctx.storage.transaction() as uow:
+        previous = uow[ENVIRONMENT_REPO].get_issuer()
+        first_run = previous is None
+        if previous != issuer:
+            uow[ENVIRONMENT_REPO].set_issuer(issuer, now)
+        ensure_management_api(uow, issuer, now)
+        if first_run:
+            created = add_application(uow, ctx.hasher, ctx.clock, BOOTSTRAP_APP_NAME, "m2m")
+            authorize_application(
+                uow, ctx.clock, created.application.id, management_audience(issuer), None
+            )
+            client_id, client_secret = created.application.id, created.client_secret
+        admin_password = ensure_owner(uow, ctx.clock)
+    key_created = ctx.keyring.ensure_active()
+    return BootstrapResult(
+        issuer=issuer,
+        audience=management_audience(issuer),
+        first_run=first_run,
+        previous_issuer=previous,
+        client_id=client_id,
+        client_secret=client_secret,
+        key_created=key_created,
+        admin_password=admin_password,
+    )

@@ -1,0 +1,167 @@
+"""Storage: one unit of work over two real engines (SQLite, PostgreSQL).
+
+A ``Storage`` hands out units of work. A unit of work binds every registered
+repository to one session (one transaction) and collects the domain events that
+services record; on commit it appends them to the outbox in the same transaction,
+so an event exists exactly when its change does. The repositories come from the
+resource registry (``kindling.resources``): this module names none of them.
+
+``open_storage`` picks the engine from the database URL: ``postgresql://…`` or
+``postgres://…`` selects PostgreSQL, ``sqlite:///path`` or nothing the SQLite
+file ``kindling.db`` in the data dir.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from kindling.platform.engine import Engine, PostgresEngine, Session, SqliteEngine
+from kindling.platform.events import DomainEvent
+from kindling.platform.ids import event_id
+from kindling.platform.keys import KEYS_REPO
+from kindling.platform.migrations import migrate
+from kindling.platform.outbox import OUTBOX_REPO, SqlOutbox
+from kindling.platform.repository import RepositoryFactory, RepositoryKey
+from kindling.platform.signing_sql import SqlKeyRepository
+
+__all__ = ["Storage", "UnitOfWork", "open_storage"]
+
+SQLITE_FILE = "kindling.db"
+R = TypeVar("R")
+
+#: The request id of the request being served, recorded with its events (set by the pipeline).
+current_request_id: ContextVar[str | None] = ContextVar("kindling_request_id", default=None)
+
+
+class ReadOnlyError(RuntimeError):
+    """An event was recorded in a read-only unit of work."""
+
+
+class UnitOfWork:
+    """Every repository bound to one session (one transaction), plus its recorded events."""
+
+    def __init__(
+        self,
+        session: Session,
+        factories: Mapping[RepositoryKey[Any], RepositoryFactory],
+        now: Callable[[], str],
+        writable: bool,
+    ) -> None:
+        self._session = session
+        self._factories = factories
+        self._now = now
+        self._writable = writable
+        self._repositories: dict[RepositoryKey[Any], Any] = {}
+        self.events: list[DomainEvent] = []
+
+    def __getitem__(self, key: RepositoryKey[R]) -> R:
+        """The repository registered for ``key``, bound to this transaction."""
+        found = self._repositories.get(key)
+        if found is None:
+            factory = self._factories.get(key)
+            if factory is None:
+                raise LookupError(f"no repository is registered for {key!r}")
+            found = self._repositories[key] = factory(self._session)
+        return cast(R, found)
+
+    @property
+    def dialect(self) -> str:
+        return self._session.dialect
+
+    def record(self, type_: str, data: Mapping[str, Any]) -> DomainEvent:
+        """Record a domain event; it is written with the change when the transaction commits."""
+        if not self._writable:
+            raise ReadOnlyError(f"{type_} recorded in a read-only transaction")
+        event = DomainEvent(
+            event_id=event_id(), type=type_, data=dict(data), occurred_on=self._now()
+        )
+        self.events.append(event)
+        return event
+
+    def flush_events(self) -> None:
+        """Append the recorded events to the outbox (inside the transaction)."""
+        if self.events:
+            self[OUTBOX_REPO].append(self.events, current_request_id.get())
+            self.events = []
+
+
+class Storage:
+    """Hands out units of work; a write one holds the write lock for its duration."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        repositories: Mapping[RepositoryKey[Any], RepositoryFactory],
+        now: Callable[[], str],
+    ) -> None:
+        self.engine = engine
+        self._factories: dict[RepositoryKey[Any], RepositoryFactory] = {
+            OUTBOX_REPO: SqlOutbox,
+            KEYS_REPO: SqlKeyRepository,
+            **repositories,
+        }
+        self._now = now
+
+    @property
+    def embedded(self) -> bool:
+        """True when queries are in-process (SQLite) and cheap enough to run on the event loop."""
+        return self.engine.embedded
+
+    @property
+    def description(self) -> str:
+        if isinstance(self.engine, SqliteEngine):
+            return f"SQLite {self.engine.path}"
+        return "PostgreSQL"
+
+    @contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        """A read-write transaction: committed on success, rolled back on any exception.
+
+        The events recorded during the transaction are written to the outbox just
+        before the commit, in the same transaction.
+        """
+        with self.engine.session(write=True) as session:
+            uow = UnitOfWork(session, self._factories, self._now, writable=True)
+            yield uow
+            uow.flush_events()
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        """A read-only transaction (a consistent snapshot); it cannot record events."""
+        with self.engine.session(write=False) as session:
+            yield UnitOfWork(session, self._factories, self._now, writable=False)
+
+    def change_marker(self) -> Hashable | None:
+        """See ``Engine.change_marker``: equal markers mean nothing was committed in between."""
+        return self.engine.change_marker()
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def open_storage(
+    database_url: str | None,
+    data_dir: Path,
+    migrated_on: str,
+    now: Callable[[], str],
+    repositories: Mapping[RepositoryKey[Any], RepositoryFactory],
+) -> Storage:
+    """Open the configured engine and bring its schema up to date.
+
+    ``migrated_on`` is recorded with each migration applied; ``now`` stamps events.
+    """
+    engine: Engine
+    if database_url and database_url.startswith(("postgresql://", "postgres://")):
+        engine = PostgresEngine(database_url)
+    elif database_url and database_url.startswith("sqlite:///"):
+        engine = SqliteEngine(Path(database_url.removeprefix("sqlite:///")))
+    elif database_url:
+        raise ValueError("KINDLING_DATABASE_URL must start with postgresql:// or sqlite:///")
+    else:
+        engine = SqliteEngine(data_dir / SQLITE_FILE)
+    migrate(engine, migrated_on)
+    return Storage(engine, repositories, now)

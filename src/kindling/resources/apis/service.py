@@ -1,0 +1,277 @@
+"""APIs (audiences), their scopes, and application authorizations.
+
+The built-in Kinde Management API is an API like any other, except that its
+audience follows the issuer (``<issuer>/api``) and it cannot be deleted. Every
+change here is read by the very next token request: the token endpoint reads
+authorizations from storage on each request, so no cache can go stale.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kindling.clock import Clock, isoformat
+from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
+from kindling.platform.engine import IntegrityViolation
+from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
+from kindling.platform.ids import api_id, api_scope_id
+from kindling.platform.pagination import page
+from kindling.platform.storage import Storage, UnitOfWork
+from kindling.platform.validation import SCOPE_KEY, optional_text, required_text
+from kindling.resources.apis.model import Api, ApiScope
+from kindling.resources.apis.repository import APIS_REPO
+from kindling.resources.applications.model import Application
+from kindling.resources.applications.repository import APPLICATIONS_REPO
+
+NAME_MAX = 128
+AUDIENCE_MAX = 255
+DESCRIPTION_MAX = 255
+MANAGEMENT_API_NAME = "Kinde Management API"
+
+
+@dataclass(frozen=True)
+class ApiDetail:
+    api: Api
+    scopes: list[ApiScope]
+    applications: list[Application]
+
+
+@dataclass(frozen=True)
+class ApplicationChanges:
+    connected: list[str]
+    disconnected: list[str]
+
+
+def management_audience(issuer: str) -> str:
+    return f"{issuer}/api"
+
+
+def ensure_management_api(uow: UnitOfWork, issuer: str, now: str) -> Api:
+    """Create the built-in Management API with all of Kinde's scopes, or re-point its audience."""
+    audience = management_audience(issuer)
+    api = uow[APIS_REPO].get_management_api()
+    if api is None:
+        api = Api(
+            id=api_id(),
+            name=MANAGEMENT_API_NAME,
+            audience=audience,
+            is_management_api=True,
+            created_on=now,
+        )
+        uow[APIS_REPO].add(api)
+        uow[APIS_REPO].add_scopes(
+            [ApiScope(id=api_scope_id(), api_id=api.id, key=key) for key in MANAGEMENT_API_SCOPES]
+        )
+    elif api.audience != audience:
+        uow[APIS_REPO].set_audience(api.id, audience)
+    return api
+
+
+def _validate_audience(value: object) -> str:
+    audience = required_text(value, "audience", AUDIENCE_MAX, "AUDIENCE")
+    if any(ch.isspace() for ch in audience):
+        raise ValidationError("audience must not contain spaces", "INVALID_AUDIENCE")
+    return audience
+
+
+def create_api(storage: Storage, clock: Clock, name: object, audience: object) -> Api:
+    clean_name = required_text(name, "name", NAME_MAX, "NAME")
+    clean_audience = _validate_audience(audience)
+    api = Api(
+        id=api_id(),
+        name=clean_name,
+        audience=clean_audience,
+        is_management_api=False,
+        created_on=isoformat(clock.now()),
+    )
+    try:
+        with storage.transaction() as uow:
+            if uow[APIS_REPO].get_by_audience(clean_audience) is not None:
+                raise AlreadyExists("An API with this audience already exists", "AUDIENCE_EXISTS")
+            uow[APIS_REPO].add(api)
+    except IntegrityViolation:
+        raise AlreadyExists("An API with this audience already exists", "AUDIENCE_EXISTS") from None
+    return api
+
+
+def list_apis(
+    storage: Storage, after: tuple[str, int] | None, size: int
+) -> tuple[list[tuple[Api, list[ApiScope]]], tuple[str, int] | None]:
+    """APIs sorted by name, as Kinde lists them, keyset-paged."""
+    with storage.read() as uow:
+        items, cursor = page(uow[APIS_REPO].list_by_name(after, size + 1), size)
+        return [(api, uow[APIS_REPO].scopes(api.id)) for api in items], cursor
+
+
+def get_api(storage: Storage, api_id_: str) -> ApiDetail:
+    with storage.read() as uow:
+        api = uow[APIS_REPO].get(api_id_)
+        if api is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        return ApiDetail(api, uow[APIS_REPO].scopes(api.id), uow[APIS_REPO].applications(api.id))
+
+
+def add_scope(storage: Storage, api_id_: str, key: object, description: object) -> ApiScope:
+    clean_key = required_text(key, "key", 128, "KEY")
+    if not SCOPE_KEY.fullmatch(clean_key):
+        raise ValidationError(
+            "key may contain only printable ASCII without spaces, quotes or backslashes",
+            "INVALID_KEY",
+        )
+    clean_description = optional_text(description, "description", DESCRIPTION_MAX, "DESCRIPTION")
+    try:
+        with storage.transaction() as uow:
+            if uow[APIS_REPO].get(api_id_) is None:
+                raise NotFound("API not found", "API_NOT_FOUND")
+            if any(s.key == clean_key for s in uow[APIS_REPO].scopes(api_id_)):
+                raise AlreadyExists("The API already has this scope", "SCOPE_EXISTS")
+            scope = ApiScope(
+                id=api_scope_id(), api_id=api_id_, key=clean_key, description=clean_description
+            )
+            uow[APIS_REPO].add_scopes([scope])
+    except IntegrityViolation:
+        raise AlreadyExists("The API already has this scope", "SCOPE_EXISTS") from None
+    return scope
+
+
+def update_api_applications(
+    storage: Storage, clock: Clock, api_id_: str, changes: object
+) -> ApplicationChanges:
+    """Connect or disconnect applications (``operation: "delete"`` disconnects); all or nothing."""
+    if not isinstance(changes, list) or not changes:
+        raise ValidationError("applications must be a non-empty list", "APPLICATIONS_REQUIRED")
+    if len(changes) > 100:
+        raise ValidationError("at most 100 applications per request", "TOO_MANY_APPLICATIONS")
+    parsed: list[tuple[str, bool]] = []
+    for item in changes:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise ValidationError("each application needs an id", "APPLICATION_ID_REQUIRED")
+        operation = item.get("operation")
+        if operation not in (None, "delete"):
+            raise ValidationError('operation must be "delete" or absent', "INVALID_OPERATION")
+        parsed.append((item["id"], operation == "delete"))
+    now = isoformat(clock.now())
+    connected: list[str] = []
+    disconnected: list[str] = []
+    with storage.transaction() as uow:
+        if uow[APIS_REPO].get(api_id_) is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        for app_id, remove in parsed:
+            if uow[APPLICATIONS_REPO].get(app_id) is None:
+                raise NotFound(f"Application {app_id} not found", "APPLICATION_NOT_FOUND")
+            if remove:
+                if uow[APIS_REPO].deauthorize(api_id_, app_id):
+                    disconnected.append(app_id)
+            elif uow[APIS_REPO].authorize(api_id_, app_id, now):
+                connected.append(app_id)
+    return ApplicationChanges(connected, disconnected)
+
+
+def _resolve_scopes(uow: UnitOfWork, api: Api, keys: Iterable[str] | None) -> list[str]:
+    scopes = uow[APIS_REPO].scopes(api.id)
+    if keys is None:
+        return [s.id for s in scopes]
+    by_key = {s.key: s.id for s in scopes}
+    wanted = list(dict.fromkeys(keys))
+    unknown = [k for k in wanted if k not in by_key]
+    if unknown:
+        raise ValidationError(f"the API has no scope {unknown[0]}", "SCOPE_NOT_FOUND")
+    return [by_key[k] for k in wanted]
+
+
+def authorize_application(
+    uow: UnitOfWork,
+    clock: Clock,
+    application_id: str,
+    audience: str,
+    scope_keys: Sequence[str] | None,
+) -> tuple[Api, list[str]]:
+    """Authorize an app for the API with ``audience`` and grant scopes (None = all)."""
+    api = uow[APIS_REPO].get_by_audience(audience)
+    if api is None:
+        raise NotFound(f"No API has the audience {audience}", "API_NOT_FOUND")
+    if uow[APPLICATIONS_REPO].get(application_id) is None:
+        raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+    scope_ids = _resolve_scopes(uow, api, scope_keys)
+    uow[APIS_REPO].authorize(api.id, application_id, isoformat(clock.now()))
+    uow[APIS_REPO].grant_scopes(api.id, application_id, scope_ids)
+    wanted = set(scope_ids)
+    granted = [s.key for s in uow[APIS_REPO].scopes(api.id) if s.id in wanted]
+    return api, granted
+
+
+def set_application_scope(
+    storage: Storage, api_id_: str, application_id: str, scope_id: str, granted: bool
+) -> None:
+    """Grant or revoke one scope of an API to an application already authorized for it."""
+    with storage.transaction() as uow:
+        if uow[APIS_REPO].get(api_id_) is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        if not any(s.id == scope_id for s in uow[APIS_REPO].scopes(api_id_)):
+            raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+        authorized = {a.id for a in uow[APIS_REPO].applications(api_id_)}
+        if application_id not in authorized:
+            raise ValidationError(
+                "The application is not authorized for this API", "APPLICATION_NOT_AUTHORIZED"
+            )
+        if granted:
+            uow[APIS_REPO].grant_scopes(api_id_, application_id, [scope_id])
+        else:
+            uow[APIS_REPO].revoke_scope(api_id_, application_id, scope_id)
+
+
+def scope_summary(scopes: Sequence[ApiScope]) -> list[dict[str, Any]]:
+    return [{"id": s.id, "key": s.key} for s in scopes]
+
+
+def delete_api(storage: Storage, api_id_: str) -> None:
+    """Delete an API; applications lose their authorization for its audience at once."""
+    with storage.transaction() as uow:
+        api = uow[APIS_REPO].get(api_id_)
+        if api is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        if api.is_management_api:
+            raise ValidationError(
+                "The Kinde Management API cannot be deleted", "MANAGEMENT_API_NOT_DELETABLE"
+            )
+        uow[APIS_REPO].delete(api_id_)
+
+
+def list_scopes(storage: Storage, api_id_: str) -> list[ApiScope]:
+    with storage.read() as uow:
+        if uow[APIS_REPO].get(api_id_) is None:
+            raise NotFound("API not found", "API_NOT_FOUND")
+        return uow[APIS_REPO].scopes(api_id_)
+
+
+def _scope(uow: UnitOfWork, api_id_: str, scope_id: str) -> ApiScope:
+    if uow[APIS_REPO].get(api_id_) is None:
+        raise NotFound("API not found", "API_NOT_FOUND")
+    for scope in uow[APIS_REPO].scopes(api_id_):
+        if scope.id == scope_id:
+            return scope
+    raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+
+
+def get_scope(storage: Storage, api_id_: str, scope_id: str) -> ApiScope:
+    with storage.read() as uow:
+        return _scope(uow, api_id_, scope_id)
+
+
+def update_scope(storage: Storage, api_id_: str, scope_id: str, description: object) -> None:
+    clean = optional_text(description, "description", DESCRIPTION_MAX, "DESCRIPTION")
+    with storage.transaction() as uow:
+        _scope(uow, api_id_, scope_id)
+        uow[APIS_REPO].update_scope(scope_id, clean)
+
+
+def delete_scope(storage: Storage, api_id_: str, scope_id: str) -> None:
+    """Delete a scope; it disappears from the next token of every application."""
+    with storage.transaction() as uow:
+        api = uow[APIS_REPO].get(api_id_)
+        _scope(uow, api_id_, scope_id)
+        if api is not None and api.is_management_api:
+            raise ValidationError(
+                "Scopes of the Kinde Management API cannot be deleted", "SCOPE_NOT_DELETABLE"
+            )
+        uow[APIS_REPO].delete_scope(scope_id)

@@ -1,0 +1,352 @@
+"""Applications: create (secret shown once), list, get, secrets.
+
+An M2M application's id doubles as its OAuth client id (Kinde: 32 hex
+characters). Its secret is returned in clear only by ``create_application`` and
+``rotate_secret``; storage keeps a keyed hash.
+"""
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kindling.clock import Clock, isoformat
+from kindling.crypto.client_secrets import SecretHasher, generate_client_secret
+from kindling.platform.errors import NotFound, ValidationError
+from kindling.platform.ids import client_id, secret_id
+from kindling.platform.pagination import page
+from kindling.platform.storage import Storage, UnitOfWork
+from kindling.platform.validation import optional_text, required_text
+from kindling.resources.applications.model import APPLICATION_TYPES, Application, ApplicationSecret
+from kindling.resources.applications.repository import APPLICATIONS_REPO
+
+NAME_MAX = 128
+
+
+@dataclass(frozen=True)
+class CreatedApplication:
+    application: Application
+    client_secret: str
+
+
+def add_application(
+    uow: UnitOfWork,
+    hasher: SecretHasher,
+    clock: Clock,
+    name: object,
+    type_: object,
+    org_code: object = None,
+) -> CreatedApplication:
+    """Validate and insert an application with a fresh secret, inside ``uow``."""
+    clean_name = required_text(name, "name", NAME_MAX, "NAME")
+    if type_ is None:
+        raise ValidationError("type is required", "TYPE_REQUIRED")
+    if type_ not in APPLICATION_TYPES:
+        raise ValidationError(
+            "type must be one of " + ", ".join(APPLICATION_TYPES), "INVALID_APPLICATION_TYPE"
+        )
+    clean_org = optional_text(org_code, "org_code", 64, "ORG_CODE")
+    now = isoformat(clock.now())
+    application = Application(
+        id=client_id(), name=clean_name, type=str(type_), created_on=now, org_code=clean_org
+    )
+    if clean_org is not None and not uow[APPLICATIONS_REPO].org_exists(clean_org):
+        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+    secret = generate_client_secret()
+    uow[APPLICATIONS_REPO].add(application)
+    uow[APPLICATIONS_REPO].add_secret(
+        ApplicationSecret(
+            id=secret_id(),
+            application_id=application.id,
+            secret_hash=hasher.hash(secret),
+            created_on=now,
+        )
+    )
+    return CreatedApplication(application, secret)
+
+
+def create_application(
+    storage: Storage,
+    hasher: SecretHasher,
+    clock: Clock,
+    name: object,
+    type_: object,
+    org_code: object = None,
+) -> CreatedApplication:
+    with storage.transaction() as uow:
+        return add_application(uow, hasher, clock, name, type_, org_code)
+
+
+def get_application(storage: Storage, application_id: str) -> Application:
+    with storage.read() as uow:
+        application = uow[APPLICATIONS_REPO].get(application_id)
+    if application is None:
+        raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+    return application
+
+
+def list_applications(
+    storage: Storage, after: int | None, size: int
+) -> tuple[list[Application], int | None]:
+    """Applications in creation order."""
+    with storage.read() as uow:
+        rows = uow[APPLICATIONS_REPO].list_page(after, size + 1)
+    return page(rows, size)
+
+
+def list_applications_by_name(
+    storage: Storage, after: tuple[str, int] | None, size: int, descending: bool
+) -> tuple[list[Application], tuple[str, int] | None]:
+    """Applications sorted by name (Kinde's ``sort=name_asc|name_desc``), keyset-paged."""
+    with storage.read() as uow:
+        rows = uow[APPLICATIONS_REPO].list_by_name(after, size + 1, descending)
+    return page(rows, size)
+
+
+#: Boolean settings Kinde keeps per application (``PATCH /applications/{id}``).
+BOOL_SETTINGS = (
+    "has_cancel_button",
+    "is_access_control_enabled",
+    "is_allow_faceless_auth",
+    "is_ask_for_name",
+    "has_marketing_consent",
+    "has_sign_in_link_on_sign_up_page",
+    "has_register_link_on_sign_in_page",
+    "has_sign_in_with_sso_button",
+    "use_gravatar_fallback",
+)
+TEXT_SETTINGS = ("login_uri", "homepage_uri", "language_key")
+URL_KINDS = ("redirect", "logout")
+MAX_URLS = 100
+URL_MAX = 2048
+LIFETIME_MIN = 60
+LIFETIME_MAX = 31_536_000
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+")
+
+
+def _require(uow: UnitOfWork, application_id: str) -> Application:
+    application = uow[APPLICATIONS_REPO].get(application_id)
+    if application is None:
+        raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+    return application
+
+
+def validate_urls(value: object, field: str = "urls") -> list[str]:
+    """A list of absolute URIs (``scheme://…``), de-duplicated, at most 100."""
+    if not isinstance(value, list):
+        raise ValidationError(f"{field} must be a list of URLs", "INVALID_URLS")
+    if len(value) > MAX_URLS:
+        raise ValidationError(f"at most {MAX_URLS} URLs per request", "TOO_MANY_URLS")
+    urls: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not _URL.fullmatch(item.strip()) or len(item) > URL_MAX:
+            raise ValidationError(f"{item!r} is not an absolute URL", "INVALID_URL")
+        urls.append(item.strip())
+    return list(dict.fromkeys(urls))
+
+
+def update_application(storage: Storage, application_id: str, body: dict[str, Any]) -> None:
+    """Apply Kinde's ``PATCH /applications/{id}`` fields; absent fields are kept."""
+    changes: dict[str, Any] = {}
+    name = None
+    if "name" in body and body["name"] is not None:
+        name = required_text(body["name"], "name", NAME_MAX, "NAME")
+    for key in BOOL_SETTINGS:
+        if key in body and body[key] is not None:
+            if not isinstance(body[key], bool):
+                raise ValidationError(f"{key} must be true or false", f"INVALID_{key.upper()}")
+            changes[key] = body[key]
+    for key in TEXT_SETTINGS:
+        if key in body and body[key] is not None:
+            changes[key] = optional_text(body[key], key, URL_MAX, key.upper())
+    urls = {
+        kind: validate_urls(body[field], field)
+        for kind, field in (("redirect", "redirect_uris"), ("logout", "logout_uris"))
+        if body.get(field) is not None
+    }
+    with storage.transaction() as uow:
+        application = _require(uow, application_id)
+        settings = {**application.settings, **changes}
+        uow[APPLICATIONS_REPO].update(
+            replace(application, name=name or application.name, settings=settings)
+        )
+        for kind, values in urls.items():
+            uow[APPLICATIONS_REPO].set_urls(application_id, kind, values)
+
+
+def update_tokens(storage: Storage, application_id: str, body: dict[str, Any]) -> None:
+    """``PATCH /applications/{id}/tokens``: the next token issued uses the new lifetime."""
+    lifetimes: dict[str, int] = {}
+    for key in (
+        "access_token_lifetime",
+        "refresh_token_lifetime",
+        "id_token_lifetime",
+        "authenticated_session_lifetime",
+    ):
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError(f"{key} must be an integer", f"INVALID_{key.upper()}")
+        if not LIFETIME_MIN <= value <= LIFETIME_MAX:
+            raise ValidationError(
+                f"{key} must be between {LIFETIME_MIN} and {LIFETIME_MAX} seconds",
+                f"INVALID_{key.upper()}",
+            )
+        lifetimes[key] = value
+    hasura = body.get("is_hasura_mapping_enabled")
+    if hasura is not None and not isinstance(hasura, bool):
+        raise ValidationError(
+            "is_hasura_mapping_enabled must be true or false", "INVALID_IS_HASURA_MAPPING_ENABLED"
+        )
+    with storage.transaction() as uow:
+        application = _require(uow, application_id)
+        settings = dict(application.settings)
+        settings.update({k: v for k, v in lifetimes.items() if k != "access_token_lifetime"})
+        if hasura is not None:
+            settings["is_hasura_mapping_enabled"] = hasura
+        uow[APPLICATIONS_REPO].update(
+            replace(
+                application,
+                access_token_lifetime=lifetimes.get(
+                    "access_token_lifetime", application.access_token_lifetime
+                ),
+                settings=settings,
+            )
+        )
+
+
+def delete_application(storage: Storage, application_id: str) -> None:
+    """Delete the app; its secrets stop working and tokens are refused at once."""
+    with storage.transaction() as uow:
+        if not uow[APPLICATIONS_REPO].delete(application_id):
+            raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+
+
+def get_urls(storage: Storage, application_id: str, kind: str) -> list[str]:
+    with storage.read() as uow:
+        _require(uow, application_id)
+        return uow[APPLICATIONS_REPO].urls(application_id, kind)
+
+
+def change_urls(
+    storage: Storage, application_id: str, kind: str, urls: list[str], mode: str
+) -> None:
+    """``add`` appends, ``replace`` overwrites, ``remove`` deletes (unknown URLs → 400)."""
+    with storage.transaction() as uow:
+        _require(uow, application_id)
+        current = uow[APPLICATIONS_REPO].urls(application_id, kind)
+        if mode == "add":
+            updated = list(dict.fromkeys([*current, *urls]))
+        elif mode == "replace":
+            updated = urls
+        else:
+            missing = [u for u in urls if u not in current]
+            if missing:
+                raise NotFound(f"{missing[0]} is not registered", "URL_NOT_FOUND")
+            updated = [u for u in current if u not in urls]
+        if len(updated) > MAX_URLS:
+            raise ValidationError(f"at most {MAX_URLS} URLs", "TOO_MANY_URLS")
+        uow[APPLICATIONS_REPO].set_urls(application_id, kind, updated)
+
+
+def _access_role_position(
+    uow: UnitOfWork, application_id: str, role_id: str | None, param: str
+) -> int | None:
+    """Kinde pages access roles by role id: the position of that role in the listing."""
+    if role_id is None:
+        return None
+    seq = uow[APPLICATIONS_REPO].access_role_seq(application_id, role_id)
+    if seq is None:
+        raise ValidationError(
+            f"{param} names no role with access to this application", f"INVALID_{param.upper()}"
+        )
+    return seq
+
+
+def list_access_roles(
+    storage: Storage,
+    application_id: str,
+    after_role: str | None,
+    before_role: str | None,
+    size: int,
+) -> tuple[list[dict[str, object]], bool]:
+    with storage.read() as uow:
+        _require(uow, application_id)
+        after = _access_role_position(uow, application_id, after_role, "starting_after")
+        before = _access_role_position(uow, application_id, before_role, "ending_before")
+        rows = uow[APPLICATIONS_REPO].access_roles(application_id, after, before, size + 1)
+    has_more = len(rows) > size
+    if before is not None and after is None:
+        rows = rows[-size:] if has_more else rows
+    else:
+        rows = rows[:size]
+    return [item for _, item in rows], has_more
+
+
+def set_access_role(storage: Storage, application_id: str, role_id: str, allowed: bool) -> None:
+    with storage.transaction() as uow:
+        _require(uow, application_id)
+        if not uow[APPLICATIONS_REPO].role_exists(role_id):
+            raise NotFound("Role not found", "ROLE_NOT_FOUND")
+        if allowed:
+            uow[APPLICATIONS_REPO].add_access_role(application_id, role_id)
+        elif not uow[APPLICATIONS_REPO].remove_access_role(application_id, role_id):
+            raise NotFound("The role has no access to this application", "ROLE_NOT_FOUND")
+
+
+def list_connections(storage: Storage, application_id: str) -> list[dict[str, object]]:
+    with storage.read() as uow:
+        _require(uow, application_id)
+        return uow[APPLICATIONS_REPO].connections(application_id)
+
+
+def set_connection(
+    storage: Storage, application_id: str, connection_id: str, enabled: bool
+) -> None:
+    with storage.transaction() as uow:
+        _require(uow, application_id)
+        if not uow[APPLICATIONS_REPO].connection_exists(connection_id):
+            raise NotFound("Connection not found", "CONNECTION_NOT_FOUND")
+        if enabled:
+            uow[APPLICATIONS_REPO].enable_connection(application_id, connection_id)
+        elif not uow[APPLICATIONS_REPO].disable_connection(application_id, connection_id):
+            raise NotFound("The connection is not enabled", "CONNECTION_NOT_FOUND")
+
+
+DEFAULT_GRACE = 3_600
+MAX_GRACE = 30 * 86_400
+
+
+def rotate_secret(
+    storage: Storage,
+    hasher: SecretHasher,
+    clock: Clock,
+    application_id: str,
+    grace_seconds: int = DEFAULT_GRACE,
+) -> tuple[str, int]:
+    """Add a new secret and let the old ones work until ``now + grace_seconds``.
+
+    Both secrets work during the window, so clients can roll over without a moment
+    where neither is accepted; ``grace_seconds=0`` revokes the old ones at once.
+    Returns the new secret (shown once) and when the old ones stop working.
+    """
+    if isinstance(grace_seconds, bool) or not 0 <= grace_seconds <= MAX_GRACE:
+        raise ValidationError(
+            f"grace_seconds must be between 0 and {MAX_GRACE}", "INVALID_GRACE_SECONDS"
+        )
+    now = clock.now()
+    secret = generate_client_secret()
+    new_id = secret_id()
+    expires_at = int(now) + grace_seconds
+    with storage.transaction() as uow:
+        _require(uow, application_id)
+        uow[APPLICATIONS_REPO].add_secret(
+            ApplicationSecret(
+                id=new_id,
+                application_id=application_id,
+                secret_hash=hasher.hash(secret),
+                created_on=isoformat(now),
+            )
+        )
+        uow[APPLICATIONS_REPO].expire_secrets(application_id, expires_at, except_id=new_id)
+    return secret, expires_at

@@ -1,0 +1,112 @@
+"""Permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from kindling.platform.engine import Row, Session
+from kindling.resources.permissions.model import Permission
+
+_COLUMNS = "seq, id, key, name, description, created_on"
+#: Columns a permission listing may be sorted by (public name → SQL column).
+SORT_COLUMNS = {"name": "name", "id": "id"}
+
+
+def permission_from_row(row: Row) -> Permission:
+    return Permission(
+        id=row["id"],
+        key=row["key"],
+        name=row["name"],
+        description=row["description"],
+        created_on=row["created_on"],
+    )
+
+
+def keyset(
+    columns: Mapping[str, str],
+    column: str,
+    after: tuple[str, int] | None,
+    descending: bool,
+    alias: str = "",
+) -> tuple[str, str, list[object]]:
+    """Build the ``(sort column, sequence)`` keyset condition and ORDER BY for a sort.
+
+    Returns ``(condition or "", order by, params)``; ``column`` must be one of ``columns``
+    (the SQL names come only from that whitelist).
+    """
+    if column not in columns:
+        raise ValueError(f"cannot sort by {column!r}")
+    sql_column = f"{alias}{columns[column]}"
+    op, order = ("<", "DESC") if descending else (">", "ASC")
+    order_by = f"ORDER BY {sql_column} {order}, {alias}seq {order}"
+    if after is None:
+        return "", order_by, []
+    return f"({sql_column}, {alias}seq) {op} (?, ?)", order_by, [after[0], after[1]]
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class SqlPermissionRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def get(self, permission_id: str) -> Permission | None:
+        row = self._s.one(f"SELECT {_COLUMNS} FROM permissions WHERE id = ?", (permission_id,))
+        return None if row is None else permission_from_row(row)
+
+    def get_by_key(self, key: str) -> Permission | None:
+        row = self._s.one(f"SELECT {_COLUMNS} FROM permissions WHERE key = ?", (key,))
+        return None if row is None else permission_from_row(row)
+
+    def existing(self, permission_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(permission_ids))
+        if not wanted:
+            return set()
+        rows = self._s.all(
+            f"SELECT id FROM permissions WHERE id IN ({_placeholders(wanted)})", tuple(wanted)
+        )
+        return {row["id"] for row in rows}
+
+    def add(self, permission: Permission) -> None:
+        self._s.execute(
+            "INSERT INTO permissions (id, key, name, description, created_on) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                permission.id,
+                permission.key,
+                permission.name,
+                permission.description,
+                permission.created_on,
+            ),
+        )
+
+    def update(self, permission: Permission) -> None:
+        self._s.execute(
+            "UPDATE permissions SET key = ?, name = ?, description = ? WHERE id = ?",
+            (permission.key, permission.name, permission.description, permission.id),
+        )
+
+    def delete(self, permission_id: str) -> bool:
+        return self._s.execute("DELETE FROM permissions WHERE id = ?", (permission_id,)) > 0
+
+    def list_page(self, after: int | None, limit: int) -> list[tuple[int, Permission]]:
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM permissions WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after or 0, limit),
+        )
+        return [(int(row["seq"]), permission_from_row(row)) for row in rows]
+
+    def list_sorted(
+        self, column: str, after: tuple[str, int] | None, limit: int, descending: bool
+    ) -> list[tuple[tuple[str, int], Permission]]:
+        condition, order_by, params = keyset(SORT_COLUMNS, column, after, descending)
+        where = f"WHERE {condition}" if condition else ""
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM permissions {where} {order_by} LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            ((row[SORT_COLUMNS[column]], int(row["seq"])), permission_from_row(row)) for row in rows
+        ]

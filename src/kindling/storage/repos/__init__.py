@@ -1,1 +1,0 @@
-"""SQL implementations of the repository contracts, one module per resource."""

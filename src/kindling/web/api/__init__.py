@@ -1,1 +1,0 @@
-"""The Management API under ``/api/v1``: one module per resource."""
