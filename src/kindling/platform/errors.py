@@ -4,6 +4,8 @@ The Management API renders them as Kinde's ``error_response``
 (``{"errors": [{"code": ..., "message": ...}]}``); the CLI prints the message.
 """
 
+from kindling.platform.codes import Code, DerivedCode
+
 
 class KindlingError(Exception):
     """Base class of every domain error; ``code`` is the Kinde-style error code."""
@@ -11,7 +13,7 @@ class KindlingError(Exception):
     code = "UNKNOWN_ERROR"
     status_code = 400
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: Code | DerivedCode | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

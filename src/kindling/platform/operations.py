@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from kindling.oauth.bearer import Principal
+from kindling.platform.codes import Code
 from kindling.platform.context import Context
 from kindling.platform.errors import ValidationError
 
@@ -56,19 +57,19 @@ class Call:
         """The JSON body; a missing body is ``{}`` unless ``required``."""
         if not self.raw_body.strip():
             if required:
-                raise ValidationError("a JSON request body is required", "BODY_REQUIRED")
+                raise ValidationError("a JSON request body is required", Code.BODY_REQUIRED)
             return {}
         media = self.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media and media != JSON_MEDIA and not media.endswith("+json"):
             raise ValidationError(
-                "the request body must be application/json", "INVALID_CONTENT_TYPE"
+                "the request body must be application/json", Code.INVALID_CONTENT_TYPE
             )
         try:
             value = _decoder.decode(self.raw_body)
         except (msgspec.DecodeError, RecursionError):
-            raise ValidationError("the request body is not valid JSON", "INVALID_JSON") from None
+            raise ValidationError("the request body is not valid JSON", Code.INVALID_JSON) from None
         if not isinstance(value, dict):
-            raise ValidationError("the request body must be a JSON object", "INVALID_BODY")
+            raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
         return value
 
 

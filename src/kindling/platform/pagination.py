@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import msgspec
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 
 T = TypeVar("T")
@@ -31,12 +32,12 @@ def parse_page_size(raw: str | None) -> int:
     try:
         size = int(raw)
     except ValueError:
-        raise ValidationError("page_size must be an integer", "INVALID_PAGE_SIZE") from None
+        raise ValidationError("page_size must be an integer", Code.INVALID_PAGE_SIZE) from None
     if size < 1:
-        raise ValidationError("page_size must be at least 1", "INVALID_PAGE_SIZE")
+        raise ValidationError("page_size must be at least 1", Code.INVALID_PAGE_SIZE)
     if size > MAX_PAGE_SIZE:
         raise ValidationError(
-            f"page_size cannot be greater than {MAX_PAGE_SIZE}", "PAGE_SIZE_LIMIT_EXCEEDED"
+            f"page_size cannot be greater than {MAX_PAGE_SIZE}", Code.PAGE_SIZE_LIMIT_EXCEEDED
         )
     return size
 
@@ -68,16 +69,16 @@ class CursorCodec:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
-            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN") from None
+            raise ValidationError("next_token is not valid", Code.INVALID_NEXT_TOKEN) from None
         # The tag is binary and may itself contain b"." (as may a JSON sort key), so split
         # at the tag's fixed length rather than at a separator.
         payload, dot, tag = raw[: -TAG_SIZE - 1], raw[-TAG_SIZE - 1 : -TAG_SIZE], raw[-TAG_SIZE:]
         if not payload or dot != b"." or not hmac.compare_digest(tag, self._mac(listing, payload)):
-            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
+            raise ValidationError("next_token is not valid", Code.INVALID_NEXT_TOKEN)
         try:
             return msgspec.json.decode(payload)
         except msgspec.DecodeError:
-            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN") from None
+            raise ValidationError("next_token is not valid", Code.INVALID_NEXT_TOKEN) from None
 
     def decode(self, listing: str, token: str | None) -> int | None:
         """Decode a sequence-number cursor (None when no token was sent)."""
@@ -85,7 +86,7 @@ class CursorCodec:
             return None
         value = self._decode(listing, token)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
+            raise ValidationError("next_token is not valid", Code.INVALID_NEXT_TOKEN)
         return value
 
     def decode_keyed(self, listing: str, token: str | None) -> tuple[str, int] | None:
@@ -99,7 +100,7 @@ class CursorCodec:
             or not isinstance(value[0], str)
             or not isinstance(value[1], int)
         ):
-            raise ValidationError("next_token is not valid", "INVALID_NEXT_TOKEN")
+            raise ValidationError("next_token is not valid", Code.INVALID_NEXT_TOKEN)
         return value[0], value[1]
 
 

@@ -19,6 +19,7 @@ from kindling.context import REGISTRY
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
 from kindling.oauth.metadata import authorization_server_metadata, openid_configuration
 from kindling.oauth.server import TokenEndpoint
+from kindling.platform.codes import Code
 from kindling.platform.context import Context
 from kindling.platform.operations import Operation
 from kindling.resources.apis.service import management_audience
@@ -103,7 +104,7 @@ class KindlingApp:
             if exc.status_code == 404:
                 return not_found_route_response()
             headers: dict[str, Any] = dict(exc.headers or {})
-            return error_response(exc.status_code, "HTTP_ERROR", str(exc.detail), headers)
+            return error_response(exc.status_code, Code.HTTP_ERROR, str(exc.detail), headers)
 
         api_routes = build_routes(ctx, management_operations(), lambda: audience)
         routes = [

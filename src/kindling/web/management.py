@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kindling.oauth.bearer import BearerError, Principal, authenticate_bearer, require_scope
+from kindling.platform.codes import Code, derived
 from kindling.platform.context import Context
 from kindling.platform.errors import KindlingError, ValidationError
 from kindling.platform.operations import JSON_MEDIA, Call, Operation
@@ -45,7 +46,7 @@ def not_found_route_response() -> Response:
         404,
         {
             "errors": {
-                "code": "ROUTE_NOT_FOUND",
+                "code": Code.ROUTE_NOT_FOUND,
                 "message": "The requested API route does not exist",
             }
         },
@@ -57,13 +58,17 @@ def _query(request: Request, op: Operation) -> dict[str, str]:
     for param in op.query:
         items = request.query_params.getlist(param.name)
         if len(items) > 1:
-            raise ValidationError(f"{param.name} is repeated", "REPEATED_PARAMETER")
+            raise ValidationError(f"{param.name} is repeated", Code.REPEATED_PARAMETER)
         if items:
             if "\x00" in items[0]:
-                raise ValidationError(f"{param.name} contains a NUL character", "INVALID_PARAMETER")
+                raise ValidationError(
+                    f"{param.name} contains a NUL character", Code.INVALID_PARAMETER
+                )
             values[param.name] = items[0]
         elif param.required:
-            raise ValidationError(f"{param.name} is required", f"{param.name.upper()}_REQUIRED")
+            raise ValidationError(
+                f"{param.name} is required", derived(f"{param.name.upper()}_REQUIRED")
+            )
     return values
 
 
@@ -83,7 +88,7 @@ def confine_to_organization(op: Operation, call: Call) -> None:
     if named != org_code:
         raise BearerError(
             403,
-            "ORGANIZATION_MISMATCH",
+            Code.ORGANIZATION_MISMATCH,
             f"This token is limited to the organization {org_code}",
             "insufficient_scope",
             "kindling",
@@ -99,7 +104,7 @@ def _run(op: Operation, call: Call) -> Any:
         if uow[APPLICATIONS_REPO].get(call.principal.client_id) is None:
             raise BearerError(
                 401,
-                "INVALID_TOKEN",
+                Code.INVALID_TOKEN,
                 "The application of this token no longer exists",
                 "invalid_token",
                 "kindling",
@@ -136,7 +141,7 @@ def build_routes(
             if op is None:
                 return error_response(
                     405,
-                    "METHOD_NOT_ALLOWED",
+                    Code.METHOD_NOT_ALLOWED,
                     f"{request.method} is not allowed here",
                     {"Allow": ", ".join(sorted(methods))},
                 )
@@ -152,11 +157,11 @@ def build_routes(
             try:
                 body = await request.body() if op.body else b""
                 if len(body) > MAX_JSON_BODY:
-                    raise ValidationError("the request body is too large", "BODY_TOO_LARGE")
+                    raise ValidationError("the request body is too large", Code.BODY_TOO_LARGE)
                 path = {k: str(v) for k, v in request.path_params.items()}
                 if any("\x00" in v for v in path.values()):
                     raise ValidationError(
-                        "a path parameter contains a NUL character", "INVALID_PARAMETER"
+                        "a path parameter contains a NUL character", Code.INVALID_PARAMETER
                     )
                 call = Call(
                     ctx=ctx,
@@ -184,7 +189,7 @@ def build_routes(
             except Exception:
                 log.exception("%s %s failed", op.method, op.path)
                 return error_response(
-                    500, "INTERNAL_ERROR", "The server failed to handle the request"
+                    500, Code.INTERNAL_ERROR, "The server failed to handle the request"
                 )
             return json_response(op.status, payload)
 

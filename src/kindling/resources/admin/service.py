@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import KindlingError, NotFound, ValidationError
 from kindling.platform.keys import KEYS_REPO, StoredKey
@@ -87,23 +88,23 @@ def hash_password(password: str) -> str:
 
 def _normalize_username(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError("username is required", "USERNAME_REQUIRED")
+        raise ValidationError("username is required", Code.USERNAME_REQUIRED)
     username = value.strip().lower()
     if len(username) > USERNAME_MAX or any(ord(c) < 0x21 for c in username):
-        raise ValidationError("username is not valid", "INVALID_USERNAME")
+        raise ValidationError("username is not valid", Code.INVALID_USERNAME)
     return username
 
 
 def validate_new_password(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValidationError("password is required", "PASSWORD_REQUIRED")
+        raise ValidationError("password is required", Code.PASSWORD_REQUIRED)
     if len(value) < PASSWORD_MIN:
         raise ValidationError(
-            f"the password must have at least {PASSWORD_MIN} characters", "PASSWORD_TOO_SHORT"
+            f"the password must have at least {PASSWORD_MIN} characters", Code.PASSWORD_TOO_SHORT
         )
     if len(value) > PASSWORD_MAX:
         raise ValidationError(
-            f"the password must have at most {PASSWORD_MAX} characters", "PASSWORD_TOO_LONG"
+            f"the password must have at most {PASSWORD_MAX} characters", Code.PASSWORD_TOO_LONG
         )
     return value
 
@@ -145,7 +146,7 @@ def set_password(
             uow[ADMIN_REPO].delete_account_sessions(account.id)
             return False
     except IntegrityViolation:
-        raise ValidationError("the account changed concurrently; retry", "CONFLICT") from None
+        raise ValidationError("the account changed concurrently; retry", Code.CONFLICT) from None
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -274,7 +275,7 @@ def application_api_access(storage: Storage, application_id: str) -> list[ApiAcc
     """Every API with whether the application may get tokens for it, and which scopes."""
     with storage.read() as uow:
         if uow[APPLICATIONS_REPO].get(application_id) is None:
-            raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+            raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
         apis = _all_apis(uow)
         found = uow[APIS_REPO].authorizations(application_id, [a.audience for a in apis])
         by_api = {auth.api.id: auth for auth in found}
@@ -301,10 +302,10 @@ def set_application_api_access(
     wanted = list(dict.fromkeys(scope_keys))
     with storage.transaction() as uow:
         if uow[APPLICATIONS_REPO].get(application_id) is None:
-            raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+            raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
         api = uow[APIS_REPO].get(api_id_)
         if api is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         if not authorized:
             uow[APIS_REPO].deauthorize(api.id, application_id)
             return
@@ -312,7 +313,7 @@ def set_application_api_access(
         by_key = {s.key: s.id for s in scopes}
         unknown = [k for k in wanted if k not in by_key]
         if unknown:
-            raise ValidationError(f"the API has no scope {unknown[0]}", "SCOPE_NOT_FOUND")
+            raise ValidationError(f"the API has no scope {unknown[0]}", Code.SCOPE_NOT_FOUND)
         uow[APIS_REPO].authorize(api.id, application_id, isoformat(clock.now()))
         keep = {by_key[k] for k in wanted}
         uow[APIS_REPO].grant_scopes(api.id, application_id, sorted(keep))

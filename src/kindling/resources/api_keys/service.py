@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kindling.clock import Clock, isoformat
 from kindling.crypto.client_secrets import SecretHasher
+from kindling.platform.codes import Code
 from kindling.platform.errors import NotFound, ValidationError
 from kindling.platform.ids import hex_id
 from kindling.platform.storage import Storage
@@ -53,18 +54,18 @@ def create_api_key(
     name = required_text(body.get("name"), "name", 128, "NAME")
     key_type = body.get("type")
     if key_type not in KEY_TYPES:
-        raise ValidationError("type must be user, organization or environment", "INVALID_TYPE")
+        raise ValidationError("type must be user, organization or environment", Code.INVALID_TYPE)
     api_id = required_text(body.get("api_id"), "api_id", 64, "API_ID")
     raw_scopes = body.get("scope_ids") or []
     if not isinstance(raw_scopes, list) or not all(isinstance(s, str) for s in raw_scopes):
-        raise ValidationError("scope_ids must be a list of scope ids", "INVALID_SCOPE_IDS")
+        raise ValidationError("scope_ids must be a list of scope ids", Code.INVALID_SCOPE_IDS)
     scope_ids: Sequence[str] = list(dict.fromkeys(raw_scopes))
     user_id = optional_text(body.get("user_id"), "user_id", 64, "USER_ID")
     org_code = optional_text(body.get("org_code"), "org_code", 64, "ORG_CODE")
     if key_type == "user" and user_id is None:
-        raise ValidationError("a user key needs user_id", "USER_ID_REQUIRED")
+        raise ValidationError("a user key needs user_id", Code.USER_ID_REQUIRED)
     if key_type == "organization" and org_code is None:
-        raise ValidationError("an organization key needs org_code", "ORG_CODE_REQUIRED")
+        raise ValidationError("an organization key needs org_code", Code.ORG_CODE_REQUIRED)
     key = _new_key()
     issued = ApiKey(
         id="api_key_" + hex_id(),
@@ -81,15 +82,15 @@ def create_api_key(
     )
     with storage.transaction() as uow:
         if uow[APIS_REPO].get(api_id) is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         known = {s.id for s in uow[APIS_REPO].scopes(api_id)}
         unknown = [s for s in scope_ids if s not in known]
         if unknown:
-            raise ValidationError(f"the API has no scope {unknown[0]}", "SCOPE_NOT_FOUND")
+            raise ValidationError(f"the API has no scope {unknown[0]}", Code.SCOPE_NOT_FOUND)
         if user_id is not None and not uow[API_KEYS_REPO].user_exists(user_id):
-            raise NotFound("User not found", "USER_NOT_FOUND")
+            raise NotFound("User not found", Code.USER_NOT_FOUND)
         if org_code is not None and not uow[API_KEYS_REPO].org_exists(org_code):
-            raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+            raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
         uow[API_KEYS_REPO].add(issued, api_id, scope_ids)
     return IssuedKey(issued.id, key)
 
@@ -98,7 +99,7 @@ def get_api_key(storage: Storage, key_id: str) -> ApiKey:
     with storage.read() as uow:
         key = uow[API_KEYS_REPO].get(key_id)
     if key is None:
-        raise NotFound("API key not found", "API_KEY_NOT_FOUND")
+        raise NotFound("API key not found", Code.API_KEY_NOT_FOUND)
     return key
 
 
@@ -112,15 +113,17 @@ def list_api_keys(
     org_code: str | None,
 ) -> tuple[list[ApiKey], bool]:
     if key_type is not None and key_type not in ("organization", "user"):
-        raise ValidationError("key_type must be organization or user", "INVALID_KEY_TYPE")
+        raise ValidationError("key_type must be organization or user", Code.INVALID_KEY_TYPE)
     if status is not None and status not in STATUSES:
-        raise ValidationError("status must be active, inactive or revoked", "INVALID_STATUS")
+        raise ValidationError("status must be active, inactive or revoked", Code.INVALID_STATUS)
     with storage.read() as uow:
         after = None
         if starting_after:
             after = uow[API_KEYS_REPO].seq_of(starting_after)
             if after is None:
-                raise ValidationError("starting_after names no API key", "INVALID_STARTING_AFTER")
+                raise ValidationError(
+                    "starting_after names no API key", Code.INVALID_STARTING_AFTER
+                )
         rows = uow[API_KEYS_REPO].list_page(after, size + 1, key_type, status, user_id, org_code)
     return [key for _, key in rows[:size]], len(rows) > size
 
@@ -131,9 +134,9 @@ def rotate_api_key(storage: Storage, hasher: SecretHasher, key_id: str) -> Issue
     with storage.transaction() as uow:
         existing = uow[API_KEYS_REPO].get(key_id)
         if existing is None:
-            raise NotFound("API key not found", "API_KEY_NOT_FOUND")
+            raise NotFound("API key not found", Code.API_KEY_NOT_FOUND)
         if existing.status == "revoked":
-            raise ValidationError("a revoked API key cannot be rotated", "API_KEY_REVOKED")
+            raise ValidationError("a revoked API key cannot be rotated", Code.API_KEY_REVOKED)
         uow[API_KEYS_REPO].set_key(key_id, hasher.hash(key), key[:6], key[-4:])
     return IssuedKey(key_id, key)
 
@@ -141,7 +144,7 @@ def rotate_api_key(storage: Storage, hasher: SecretHasher, key_id: str) -> Issue
 def revoke_api_key(storage: Storage, key_id: str) -> None:
     with storage.transaction() as uow:
         if uow[API_KEYS_REPO].get(key_id) is None:
-            raise NotFound("API key not found", "API_KEY_NOT_FOUND")
+            raise NotFound("API key not found", Code.API_KEY_NOT_FOUND)
         uow[API_KEYS_REPO].set_status(key_id, "revoked")
 
 
@@ -150,7 +153,7 @@ def verify_api_key(
 ) -> Verification:
     """Check a presented key; a valid one has its count and last-verified time recorded."""
     if not isinstance(value, str) or not value:
-        raise ValidationError("api_key is required", "API_KEY_REQUIRED")
+        raise ValidationError("api_key is required", Code.API_KEY_REQUIRED)
     if len(value) > 256:
         return Verification(False, None)
     digest = hasher.hash(value)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import MAX_PAGE_SIZE, parse_page_size
@@ -33,7 +34,7 @@ def _scopes(scopes: list[ApiScope]) -> list[dict[str, Any]]:
 def get_apis(call: Call) -> dict[str, Any]:
     expand = {p.strip() for p in (call.query.get("expand") or "").split(",") if p.strip()}
     if expand - {"scopes"}:
-        raise ValidationError("expand accepts only scopes", "INVALID_EXPAND")
+        raise ValidationError("expand accepts only scopes", Code.INVALID_EXPAND)
     # Kinde's GET /apis takes no paging parameters (SDKs cannot send them), so without
     # page_size every API up to the page maximum is returned; next_token covers the rest.
     raw_size = call.query.get("page_size")

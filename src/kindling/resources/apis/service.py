@@ -12,6 +12,7 @@ from typing import Any
 
 from kindling.clock import Clock, isoformat
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
+from kindling.platform.codes import Code
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.ids import api_id, api_scope_id
@@ -70,7 +71,7 @@ def ensure_management_api(uow: UnitOfWork, issuer: str, now: str) -> Api:
 def _validate_audience(value: object) -> str:
     audience = required_text(value, "audience", AUDIENCE_MAX, "AUDIENCE")
     if any(ch.isspace() for ch in audience):
-        raise ValidationError("audience must not contain spaces", "INVALID_AUDIENCE")
+        raise ValidationError("audience must not contain spaces", Code.INVALID_AUDIENCE)
     return audience
 
 
@@ -87,10 +88,14 @@ def create_api(storage: Storage, clock: Clock, name: object, audience: object) -
     try:
         with storage.transaction() as uow:
             if uow[APIS_REPO].get_by_audience(clean_audience) is not None:
-                raise AlreadyExists("An API with this audience already exists", "AUDIENCE_EXISTS")
+                raise AlreadyExists(
+                    "An API with this audience already exists", Code.AUDIENCE_EXISTS
+                )
             uow[APIS_REPO].add(api)
     except IntegrityViolation:
-        raise AlreadyExists("An API with this audience already exists", "AUDIENCE_EXISTS") from None
+        raise AlreadyExists(
+            "An API with this audience already exists", Code.AUDIENCE_EXISTS
+        ) from None
     return api
 
 
@@ -107,7 +112,7 @@ def get_api(storage: Storage, api_id_: str) -> ApiDetail:
     with storage.read() as uow:
         api = uow[APIS_REPO].get(api_id_)
         if api is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         return ApiDetail(api, uow[APIS_REPO].scopes(api.id), uow[APIS_REPO].applications(api.id))
 
 
@@ -116,21 +121,21 @@ def add_scope(storage: Storage, api_id_: str, key: object, description: object) 
     if not SCOPE_KEY.fullmatch(clean_key):
         raise ValidationError(
             "key may contain only printable ASCII without spaces, quotes or backslashes",
-            "INVALID_KEY",
+            Code.INVALID_KEY,
         )
     clean_description = optional_text(description, "description", DESCRIPTION_MAX, "DESCRIPTION")
     try:
         with storage.transaction() as uow:
             if uow[APIS_REPO].get(api_id_) is None:
-                raise NotFound("API not found", "API_NOT_FOUND")
+                raise NotFound("API not found", Code.API_NOT_FOUND)
             if any(s.key == clean_key for s in uow[APIS_REPO].scopes(api_id_)):
-                raise AlreadyExists("The API already has this scope", "SCOPE_EXISTS")
+                raise AlreadyExists("The API already has this scope", Code.SCOPE_EXISTS)
             scope = ApiScope(
                 id=api_scope_id(), api_id=api_id_, key=clean_key, description=clean_description
             )
             uow[APIS_REPO].add_scopes([scope])
     except IntegrityViolation:
-        raise AlreadyExists("The API already has this scope", "SCOPE_EXISTS") from None
+        raise AlreadyExists("The API already has this scope", Code.SCOPE_EXISTS) from None
     return scope
 
 
@@ -139,26 +144,26 @@ def update_api_applications(
 ) -> ApplicationChanges:
     """Connect or disconnect applications (``operation: "delete"`` disconnects); all or nothing."""
     if not isinstance(changes, list) or not changes:
-        raise ValidationError("applications must be a non-empty list", "APPLICATIONS_REQUIRED")
+        raise ValidationError("applications must be a non-empty list", Code.APPLICATIONS_REQUIRED)
     if len(changes) > 100:
-        raise ValidationError("at most 100 applications per request", "TOO_MANY_APPLICATIONS")
+        raise ValidationError("at most 100 applications per request", Code.TOO_MANY_APPLICATIONS)
     parsed: list[tuple[str, bool]] = []
     for item in changes:
         if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
-            raise ValidationError("each application needs an id", "APPLICATION_ID_REQUIRED")
+            raise ValidationError("each application needs an id", Code.APPLICATION_ID_REQUIRED)
         operation = item.get("operation")
         if operation not in (None, "delete"):
-            raise ValidationError('operation must be "delete" or absent', "INVALID_OPERATION")
+            raise ValidationError('operation must be "delete" or absent', Code.INVALID_OPERATION)
         parsed.append((item["id"], operation == "delete"))
     now = isoformat(clock.now())
     connected: list[str] = []
     disconnected: list[str] = []
     with storage.transaction() as uow:
         if uow[APIS_REPO].get(api_id_) is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         for app_id, remove in parsed:
             if uow[APPLICATIONS_REPO].get(app_id) is None:
-                raise NotFound(f"Application {app_id} not found", "APPLICATION_NOT_FOUND")
+                raise NotFound(f"Application {app_id} not found", Code.APPLICATION_NOT_FOUND)
             if remove:
                 if uow[APIS_REPO].deauthorize(api_id_, app_id):
                     disconnected.append(app_id)
@@ -175,7 +180,7 @@ def _resolve_scopes(uow: UnitOfWork, api: Api, keys: Iterable[str] | None) -> li
     wanted = list(dict.fromkeys(keys))
     unknown = [k for k in wanted if k not in by_key]
     if unknown:
-        raise ValidationError(f"the API has no scope {unknown[0]}", "SCOPE_NOT_FOUND")
+        raise ValidationError(f"the API has no scope {unknown[0]}", Code.SCOPE_NOT_FOUND)
     return [by_key[k] for k in wanted]
 
 
@@ -189,9 +194,9 @@ def authorize_application(
     """Authorize an app for the API with ``audience`` and grant scopes (None = all)."""
     api = uow[APIS_REPO].get_by_audience(audience)
     if api is None:
-        raise NotFound(f"No API has the audience {audience}", "API_NOT_FOUND")
+        raise NotFound(f"No API has the audience {audience}", Code.API_NOT_FOUND)
     if uow[APPLICATIONS_REPO].get(application_id) is None:
-        raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+        raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
     scope_ids = _resolve_scopes(uow, api, scope_keys)
     uow[APIS_REPO].authorize(api.id, application_id, isoformat(clock.now()))
     uow[APIS_REPO].grant_scopes(api.id, application_id, scope_ids)
@@ -206,13 +211,13 @@ def set_application_scope(
     """Grant or revoke one scope of an API to an application already authorized for it."""
     with storage.transaction() as uow:
         if uow[APIS_REPO].get(api_id_) is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         if not any(s.id == scope_id for s in uow[APIS_REPO].scopes(api_id_)):
-            raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+            raise NotFound("Scope not found", Code.SCOPE_NOT_FOUND)
         authorized = {a.id for a in uow[APIS_REPO].applications(api_id_)}
         if application_id not in authorized:
             raise ValidationError(
-                "The application is not authorized for this API", "APPLICATION_NOT_AUTHORIZED"
+                "The application is not authorized for this API", Code.APPLICATION_NOT_AUTHORIZED
             )
         if granted:
             uow[APIS_REPO].grant_scopes(api_id_, application_id, [scope_id])
@@ -229,10 +234,10 @@ def delete_api(storage: Storage, api_id_: str) -> None:
     with storage.transaction() as uow:
         api = uow[APIS_REPO].get(api_id_)
         if api is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         if api.is_management_api:
             raise ValidationError(
-                "The Kinde Management API cannot be deleted", "MANAGEMENT_API_NOT_DELETABLE"
+                "The Kinde Management API cannot be deleted", Code.MANAGEMENT_API_NOT_DELETABLE
             )
         uow[APIS_REPO].delete(api_id_)
 
@@ -240,17 +245,17 @@ def delete_api(storage: Storage, api_id_: str) -> None:
 def list_scopes(storage: Storage, api_id_: str) -> list[ApiScope]:
     with storage.read() as uow:
         if uow[APIS_REPO].get(api_id_) is None:
-            raise NotFound("API not found", "API_NOT_FOUND")
+            raise NotFound("API not found", Code.API_NOT_FOUND)
         return uow[APIS_REPO].scopes(api_id_)
 
 
 def _scope(uow: UnitOfWork, api_id_: str, scope_id: str) -> ApiScope:
     if uow[APIS_REPO].get(api_id_) is None:
-        raise NotFound("API not found", "API_NOT_FOUND")
+        raise NotFound("API not found", Code.API_NOT_FOUND)
     for scope in uow[APIS_REPO].scopes(api_id_):
         if scope.id == scope_id:
             return scope
-    raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+    raise NotFound("Scope not found", Code.SCOPE_NOT_FOUND)
 
 
 def get_scope(storage: Storage, api_id_: str, scope_id: str) -> ApiScope:
@@ -272,6 +277,6 @@ def delete_scope(storage: Storage, api_id_: str, scope_id: str) -> None:
         _scope(uow, api_id_, scope_id)
         if api is not None and api.is_management_api:
             raise ValidationError(
-                "Scopes of the Kinde Management API cannot be deleted", "SCOPE_NOT_DELETABLE"
+                "Scopes of the Kinde Management API cannot be deleted", Code.SCOPE_NOT_DELETABLE
             )
         uow[APIS_REPO].delete_scope(scope_id)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.render import success
@@ -18,7 +19,7 @@ def _query_urls(call: Call) -> list[str]:
     raw = call.query.get("urls") or ""
     urls = [u.strip() for u in raw.split(",") if u.strip()]
     if not urls:
-        raise ValidationError("urls is required", "URLS_REQUIRED")
+        raise ValidationError("urls is required", Code.URLS_REQUIRED)
     return service.validate_urls(urls)
 
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from kindling.clock import isoformat
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import parse_page_size
@@ -28,7 +29,7 @@ def summary(app: Application) -> dict[str, Any]:
 def get_applications(call: Call) -> dict[str, Any]:
     sort = call.query.get("sort")
     if sort is not None and sort not in SORTS:
-        raise ValidationError("sort must be name_asc or name_desc", "INVALID_SORT")
+        raise ValidationError("sort must be name_asc or name_desc", Code.INVALID_SORT)
     size = parse_page_size(call.query.get("page_size"))
     cursors, token_in = call.ctx.cursors, call.query.get("next_token")
     token: str | None = None
@@ -144,7 +145,7 @@ def get_application_access_roles(call: Call) -> dict[str, Any]:
     after, before = call.query.get("starting_after"), call.query.get("ending_before")
     if after and before:
         raise ValidationError(
-            "Only one of starting_after or ending_before can be used", "TOO_MANY_PARAMETERS"
+            "Only one of starting_after or ending_before can be used", Code.TOO_MANY_PARAMETERS
         )
     roles, has_more = service.list_access_roles(
         call.ctx.storage, call.path["application_id"], after or None, before or None, size
@@ -235,7 +236,7 @@ def rotate_application_secret(call: Call) -> dict[str, Any]:
     """Issue a new client secret; the old ones keep working for ``grace_seconds`` (default 1 h)."""
     grace = call.json(required=False).get("grace_seconds", service.DEFAULT_GRACE)
     if not isinstance(grace, int) or isinstance(grace, bool):
-        raise ValidationError("grace_seconds must be an integer", "INVALID_GRACE_SECONDS")
+        raise ValidationError("grace_seconds must be an integer", Code.INVALID_GRACE_SECONDS)
     secret, expires_at = service.rotate_secret(
         call.ctx.storage, call.ctx.hasher, call.ctx.clock, call.path["application_id"], grace
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from kindling.clock import Clock, isoformat
 from kindling.crypto.client_secrets import SecretHasher, generate_client_secret
+from kindling.platform.codes import Code, derived
 from kindling.platform.errors import NotFound, ValidationError
 from kindling.platform.ids import client_id, secret_id
 from kindling.platform.pagination import page
@@ -39,10 +40,10 @@ def add_application(
     """Validate and insert an application with a fresh secret, inside ``uow``."""
     clean_name = required_text(name, "name", NAME_MAX, "NAME")
     if type_ is None:
-        raise ValidationError("type is required", "TYPE_REQUIRED")
+        raise ValidationError("type is required", Code.TYPE_REQUIRED)
     if type_ not in APPLICATION_TYPES:
         raise ValidationError(
-            "type must be one of " + ", ".join(APPLICATION_TYPES), "INVALID_APPLICATION_TYPE"
+            "type must be one of " + ", ".join(APPLICATION_TYPES), Code.INVALID_APPLICATION_TYPE
         )
     clean_org = optional_text(org_code, "org_code", 64, "ORG_CODE")
     now = isoformat(clock.now())
@@ -50,7 +51,7 @@ def add_application(
         id=client_id(), name=clean_name, type=str(type_), created_on=now, org_code=clean_org
     )
     if clean_org is not None and not uow[APPLICATIONS_REPO].org_exists(clean_org):
-        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+        raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
     secret = generate_client_secret()
     uow[APPLICATIONS_REPO].add(application)
     uow[APPLICATIONS_REPO].add_secret(
@@ -80,7 +81,7 @@ def get_application(storage: Storage, application_id: str) -> Application:
     with storage.read() as uow:
         application = uow[APPLICATIONS_REPO].get(application_id)
     if application is None:
-        raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+        raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
     return application
 
 
@@ -126,20 +127,20 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+")
 def _require(uow: UnitOfWork, application_id: str) -> Application:
     application = uow[APPLICATIONS_REPO].get(application_id)
     if application is None:
-        raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+        raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
     return application
 
 
 def validate_urls(value: object, field: str = "urls") -> list[str]:
     """A list of absolute URIs (``scheme://…``), de-duplicated, at most 100."""
     if not isinstance(value, list):
-        raise ValidationError(f"{field} must be a list of URLs", "INVALID_URLS")
+        raise ValidationError(f"{field} must be a list of URLs", Code.INVALID_URLS)
     if len(value) > MAX_URLS:
-        raise ValidationError(f"at most {MAX_URLS} URLs per request", "TOO_MANY_URLS")
+        raise ValidationError(f"at most {MAX_URLS} URLs per request", Code.TOO_MANY_URLS)
     urls: list[str] = []
     for item in value:
         if not isinstance(item, str) or not _URL.fullmatch(item.strip()) or len(item) > URL_MAX:
-            raise ValidationError(f"{item!r} is not an absolute URL", "INVALID_URL")
+            raise ValidationError(f"{item!r} is not an absolute URL", Code.INVALID_URL)
         urls.append(item.strip())
     return list(dict.fromkeys(urls))
 
@@ -153,7 +154,9 @@ def update_application(storage: Storage, application_id: str, body: dict[str, An
     for key in BOOL_SETTINGS:
         if key in body and body[key] is not None:
             if not isinstance(body[key], bool):
-                raise ValidationError(f"{key} must be true or false", f"INVALID_{key.upper()}")
+                raise ValidationError(
+                    f"{key} must be true or false", derived(f"INVALID_{key.upper()}")
+                )
             changes[key] = body[key]
     for key in TEXT_SETTINGS:
         if key in body and body[key] is not None:
@@ -186,17 +189,18 @@ def update_tokens(storage: Storage, application_id: str, body: dict[str, Any]) -
         if value is None:
             continue
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError(f"{key} must be an integer", f"INVALID_{key.upper()}")
+            raise ValidationError(f"{key} must be an integer", derived(f"INVALID_{key.upper()}"))
         if not LIFETIME_MIN <= value <= LIFETIME_MAX:
             raise ValidationError(
                 f"{key} must be between {LIFETIME_MIN} and {LIFETIME_MAX} seconds",
-                f"INVALID_{key.upper()}",
+                derived(f"INVALID_{key.upper()}"),
             )
         lifetimes[key] = value
     hasura = body.get("is_hasura_mapping_enabled")
     if hasura is not None and not isinstance(hasura, bool):
         raise ValidationError(
-            "is_hasura_mapping_enabled must be true or false", "INVALID_IS_HASURA_MAPPING_ENABLED"
+            "is_hasura_mapping_enabled must be true or false",
+            Code.INVALID_IS_HASURA_MAPPING_ENABLED,
         )
     with storage.transaction() as uow:
         application = _require(uow, application_id)
@@ -219,7 +223,7 @@ def delete_application(storage: Storage, application_id: str) -> None:
     """Delete the app; its secrets stop working and tokens are refused at once."""
     with storage.transaction() as uow:
         if not uow[APPLICATIONS_REPO].delete(application_id):
-            raise NotFound("Application not found", "APPLICATION_NOT_FOUND")
+            raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
 
 
 def get_urls(storage: Storage, application_id: str, kind: str) -> list[str]:
@@ -242,10 +246,10 @@ def change_urls(
         else:
             missing = [u for u in urls if u not in current]
             if missing:
-                raise NotFound(f"{missing[0]} is not registered", "URL_NOT_FOUND")
+                raise NotFound(f"{missing[0]} is not registered", Code.URL_NOT_FOUND)
             updated = [u for u in current if u not in urls]
         if len(updated) > MAX_URLS:
-            raise ValidationError(f"at most {MAX_URLS} URLs", "TOO_MANY_URLS")
+            raise ValidationError(f"at most {MAX_URLS} URLs", Code.TOO_MANY_URLS)
         uow[APPLICATIONS_REPO].set_urls(application_id, kind, updated)
 
 
@@ -258,7 +262,8 @@ def _access_role_position(
     seq = uow[APPLICATIONS_REPO].access_role_seq(application_id, role_id)
     if seq is None:
         raise ValidationError(
-            f"{param} names no role with access to this application", f"INVALID_{param.upper()}"
+            f"{param} names no role with access to this application",
+            derived(f"INVALID_{param.upper()}"),
         )
     return seq
 
@@ -287,11 +292,11 @@ def set_access_role(storage: Storage, application_id: str, role_id: str, allowed
     with storage.transaction() as uow:
         _require(uow, application_id)
         if not uow[APPLICATIONS_REPO].role_exists(role_id):
-            raise NotFound("Role not found", "ROLE_NOT_FOUND")
+            raise NotFound("Role not found", Code.ROLE_NOT_FOUND)
         if allowed:
             uow[APPLICATIONS_REPO].add_access_role(application_id, role_id)
         elif not uow[APPLICATIONS_REPO].remove_access_role(application_id, role_id):
-            raise NotFound("The role has no access to this application", "ROLE_NOT_FOUND")
+            raise NotFound("The role has no access to this application", Code.ROLE_NOT_FOUND)
 
 
 def list_connections(storage: Storage, application_id: str) -> list[dict[str, object]]:
@@ -306,11 +311,11 @@ def set_connection(
     with storage.transaction() as uow:
         _require(uow, application_id)
         if not uow[APPLICATIONS_REPO].connection_exists(connection_id):
-            raise NotFound("Connection not found", "CONNECTION_NOT_FOUND")
+            raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
         if enabled:
             uow[APPLICATIONS_REPO].enable_connection(application_id, connection_id)
         elif not uow[APPLICATIONS_REPO].disable_connection(application_id, connection_id):
-            raise NotFound("The connection is not enabled", "CONNECTION_NOT_FOUND")
+            raise NotFound("The connection is not enabled", Code.CONNECTION_NOT_FOUND)
 
 
 DEFAULT_GRACE = 3_600
@@ -332,7 +337,7 @@ def rotate_secret(
     """
     if isinstance(grace_seconds, bool) or not 0 <= grace_seconds <= MAX_GRACE:
         raise ValidationError(
-            f"grace_seconds must be between 0 and {MAX_GRACE}", "INVALID_GRACE_SECONDS"
+            f"grace_seconds must be between 0 and {MAX_GRACE}", Code.INVALID_GRACE_SECONDS
         )
     now = clock.now()
     secret = generate_client_secret()

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.storage import Storage
 from kindling.resources.environment.repository import ENVIRONMENT_REPO
@@ -49,7 +50,7 @@ def set_logo(storage: Storage, clock: Clock, type_: str, data: bytes) -> None:
 
 def delete_logo(storage: Storage, type_: str) -> bool:
     if type_ not in LOGO_TYPES:
-        raise ValidationError("the logo type must be light or dark", "INVALID_LOGO_TYPE")
+        raise ValidationError("the logo type must be light or dark", Code.INVALID_LOGO_TYPE)
     with storage.transaction() as uow:
         return uow[ENVIRONMENT_REPO].delete_logo(type_)
 
@@ -62,7 +63,7 @@ def passkey_policy(storage: Storage) -> str:
 
 def set_passkey_policy(storage: Storage, policy: object) -> str:
     if policy not in PASSKEY_POLICIES:
-        raise ValidationError("policy must be off, optional or mandatory", "INVALID_POLICY")
+        raise ValidationError("policy must be off, optional or mandatory", Code.INVALID_POLICY)
     with storage.transaction() as uow:
         settings = uow[ENVIRONMENT_REPO].settings()
         settings["passkey_policy"] = policy

@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from kindling.platform.ids import feature_flag_id
@@ -50,27 +51,27 @@ def parse_value(flag_type: str, raw: Any, field: str = "value") -> str:
     """Check that ``raw`` is a string of the flag's type; return its stored form."""
     code = field.upper()
     if raw is None:
-        raise ValidationError(f"{field} is required", f"{code}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{code}_REQUIRED"))
     if not isinstance(raw, str):
-        raise ValidationError(f"{field} must be a string", f"INVALID_{code}")
+        raise ValidationError(f"{field} must be a string", derived(f"INVALID_{code}"))
     if flag_type == "bool":
         if raw not in ("true", "false"):
             raise ValidationError(
-                f"{field} must be true or false for a bool flag", f"INVALID_{code}"
+                f"{field} must be true or false for a bool flag", derived(f"INVALID_{code}")
             )
         return raw
     if flag_type == "int":
         if not _INT.fullmatch(raw) or not _INT_MIN <= int(raw) <= _INT_MAX:
             raise ValidationError(
-                f"{field} must be a 64-bit integer for an int flag", f"INVALID_{code}"
+                f"{field} must be a 64-bit integer for an int flag", derived(f"INVALID_{code}")
             )
         return str(int(raw))
     if len(raw) > STR_VALUE_MAX:
         raise ValidationError(
-            f"{field} must be at most {STR_VALUE_MAX} characters", f"{code}_TOO_LONG"
+            f"{field} must be at most {STR_VALUE_MAX} characters", derived(f"{code}_TOO_LONG")
         )
     if any((ord(ch) < 0x20 and ch not in "\t\n\r") or ch == "\x7f" for ch in raw):
-        raise ValidationError(f"{field} contains control characters", f"INVALID_{code}")
+        raise ValidationError(f"{field} contains control characters", derived(f"INVALID_{code}"))
     return raw
 
 
@@ -81,13 +82,13 @@ def _level(value: Any, allowed: tuple[str, ...] = LEVELS) -> str:
 def _flag(uow: UnitOfWork, key: str) -> FeatureFlag:
     flag = uow[FEATURE_FLAGS_REPO].get_by_key(key) if key else None
     if flag is None:
-        raise NotFound("Feature flag not found", "FEATURE_FLAG_NOT_FOUND")
+        raise NotFound("Feature flag not found", Code.FEATURE_FLAG_NOT_FOUND)
     return flag
 
 
 def _organization(uow: UnitOfWork, org_code: str) -> None:
     if not org_code or not uow[FEATURE_FLAGS_REPO].organization_exists(org_code):
-        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+        raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
 
 
 def _allow(flag: FeatureFlag, level: str) -> None:
@@ -96,7 +97,7 @@ def _allow(flag: FeatureFlag, level: str) -> None:
         raise ValidationError(
             f"The feature flag {flag.key} cannot be overridden for {who} "
             f"(allow_override_level is {flag.allow_override_level})",
-            "OVERRIDE_NOT_ALLOWED",
+            Code.OVERRIDE_NOT_ALLOWED,
         )
 
 
@@ -127,7 +128,7 @@ def create_flag(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> Feat
         description=description,
         created_on=isoformat(clock.now()),
     )
-    exists = AlreadyExists("A feature flag with this key already exists", "FEATURE_FLAG_EXISTS")
+    exists = AlreadyExists("A feature flag with this key already exists", Code.FEATURE_FLAG_EXISTS)
     try:
         with storage.transaction() as uow:
             if uow[FEATURE_FLAGS_REPO].get_by_key(key) is not None:
@@ -241,7 +242,7 @@ def user_values(storage: Storage, user_id: str, org_code: str | None) -> list[Fl
     """
     with storage.read() as uow:
         if not uow[FEATURE_FLAGS_REPO].user_exists(user_id):
-            raise NotFound("User not found", "USER_NOT_FOUND")
+            raise NotFound("User not found", Code.USER_NOT_FOUND)
         if org_code is not None:
             _organization(uow, org_code)
         flags = uow[FEATURE_FLAGS_REPO].all()
@@ -263,7 +264,7 @@ def _concurrent_delete() -> Conflict:
     # PostgreSQL: the flag or the organization/user went away during the request.
     return Conflict(
         "The feature flag or its subject was deleted meanwhile; nothing was changed",
-        "CONCURRENT_DELETE",
+        Code.CONCURRENT_DELETE,
     )
 
 
@@ -299,7 +300,7 @@ def set_user_value(storage: Storage, user_id: str, key: str, value: Any) -> None
     try:
         with storage.transaction() as uow:
             if not user_id or not uow[FEATURE_FLAGS_REPO].user_exists(user_id):
-                raise NotFound("User not found", "USER_NOT_FOUND")
+                raise NotFound("User not found", Code.USER_NOT_FOUND)
             flag = _flag(uow, key)
             _allow(flag, "usr")
             uow[FEATURE_FLAGS_REPO].set_user_value(user_id, flag.id, parse_value(flag.type, value))

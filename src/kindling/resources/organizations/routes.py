@@ -7,6 +7,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import parse_page_size
@@ -40,7 +41,7 @@ def _expand(call: Call) -> set[str]:
     raw = call.query.get("expand") or ""
     wanted = {p.strip() for p in raw.split(",") if p.strip()}
     if wanted - EXPANSIONS:
-        raise ValidationError("expand accepts billing", "INVALID_EXPAND")
+        raise ValidationError("expand accepts billing", Code.INVALID_EXPAND)
     return wanted
 
 
@@ -161,7 +162,7 @@ def _boundary(content_type: str | None, body: bytes) -> bytes:
         media = content_type.split(";", 1)[0].strip().lower()
         if media != "multipart/form-data":
             raise ValidationError(
-                "the request body must be multipart/form-data", "INVALID_CONTENT_TYPE"
+                "the request body must be multipart/form-data", Code.INVALID_CONTENT_TYPE
             )
         boundary = _params(content_type).get("boundary")
         if boundary:
@@ -170,7 +171,7 @@ def _boundary(content_type: str | None, body: bytes) -> bytes:
     first = body.split(b"\r\n", 1)[0].split(b"\n", 1)[0].rstrip()
     if first.startswith(b"--") and len(first) > 2:
         return first[2:]
-    raise ValidationError("the multipart boundary is missing", "INVALID_MULTIPART")
+    raise ValidationError("the multipart boundary is missing", Code.INVALID_MULTIPART)
 
 
 def multipart_fields(content_type: str | None, body: bytes) -> dict[str, bytes]:
@@ -180,12 +181,12 @@ def multipart_fields(content_type: str | None, body: bytes) -> dict[str, bytes]:
     """
     boundary = _boundary(content_type, body)
     if len(boundary) > 200:
-        raise ValidationError("the multipart boundary is too long", "INVALID_MULTIPART")
+        raise ValidationError("the multipart boundary is too long", Code.INVALID_MULTIPART)
     delimiter = b"--" + boundary
     if not body.startswith(delimiter):
         start = body.find(b"\r\n" + delimiter)
         if start < 0:
-            raise ValidationError("the multipart body is malformed", "INVALID_MULTIPART")
+            raise ValidationError("the multipart body is malformed", Code.INVALID_MULTIPART)
         body = body[start + 2 :]
     fields: dict[str, bytes] = {}
     position = len(delimiter)
@@ -194,27 +195,27 @@ def multipart_fields(content_type: str | None, body: bytes) -> dict[str, bytes]:
             return fields
         line_end = body.find(b"\r\n", position)
         if line_end < 0 or body[position:line_end].strip(b" \t"):
-            raise ValidationError("the multipart body is malformed", "INVALID_MULTIPART")
+            raise ValidationError("the multipart body is malformed", Code.INVALID_MULTIPART)
         headers_end = body.find(b"\r\n\r\n", line_end)
         if headers_end < 0:
-            raise ValidationError("the multipart body is malformed", "INVALID_MULTIPART")
+            raise ValidationError("the multipart body is malformed", Code.INVALID_MULTIPART)
         headers: dict[str, str] = {}
         for raw in body[line_end + 2 : headers_end].split(b"\r\n"):
             key, sep, value = raw.decode("latin-1").partition(":")
             if not sep:
-                raise ValidationError("the multipart body is malformed", "INVALID_MULTIPART")
+                raise ValidationError("the multipart body is malformed", Code.INVALID_MULTIPART)
             headers[key.strip().lower()] = value.strip()
         content_end = body.find(b"\r\n" + delimiter, headers_end + 4)
         if content_end < 0:
-            raise ValidationError("the multipart body is malformed", "INVALID_MULTIPART")
+            raise ValidationError("the multipart body is malformed", Code.INVALID_MULTIPART)
         disposition = headers.get("content-disposition", "")
         if not disposition.lower().startswith("form-data"):
-            raise ValidationError("a multipart part is not form-data", "INVALID_MULTIPART")
+            raise ValidationError("a multipart part is not form-data", Code.INVALID_MULTIPART)
         name = _params(disposition).get("name")
         if not name:
-            raise ValidationError("a multipart part has no name", "INVALID_MULTIPART")
+            raise ValidationError("a multipart part has no name", Code.INVALID_MULTIPART)
         if name in fields:
-            raise ValidationError(f"the field {name} is repeated", "REPEATED_PARAMETER")
+            raise ValidationError(f"the field {name} is repeated", Code.REPEATED_PARAMETER)
         fields[name] = body[headers_end + 4 : content_end]
         position = content_end + 2 + len(delimiter)
 
@@ -257,7 +258,7 @@ def get_organizations(call: Call) -> dict[str, Any]:
     sort = call.query.get("sort")
     if sort is not None and sort not in SORTS:
         raise ValidationError(
-            "sort must be name_asc, name_desc, email_asc or email_desc", "INVALID_SORT"
+            "sort must be name_asc, name_desc, email_asc or email_desc", Code.INVALID_SORT
         )
     size = parse_page_size(call.query.get("page_size"))
     cursors, token_in = call.ctx.cursors, call.query.get("next_token")
@@ -341,10 +342,10 @@ def read_organization_logo(call: Call) -> dict[str, Any]:
 def add_organization_logo(call: Call) -> dict[str, Any]:
     type_ = call.path["type"]
     if type_ not in service.LOGO_TYPES:
-        raise ValidationError("the logo type must be light or dark", "INVALID_LOGO_TYPE")
+        raise ValidationError("the logo type must be light or dark", Code.INVALID_LOGO_TYPE)
     fields = multipart_fields(call.headers.get("content-type"), call.raw_body)
     if "logo" not in fields:
-        raise ValidationError("logo is required", "LOGO_REQUIRED")
+        raise ValidationError("logo is required", Code.LOGO_REQUIRED)
     service.set_logo(call.ctx.storage, call.ctx.clock, call.path["org_code"], type_, fields["logo"])
     return success("Organization logo successfully updated", "LOGO_UPDATED")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from kindling.platform.ids import organization_code
@@ -69,7 +70,7 @@ def _as_object(value: Any, field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(f"{field} must be an object", f"INVALID_{field.upper()}")
+        raise ValidationError(f"{field} must be an object", derived(f"INVALID_{field.upper()}"))
     return value
 
 
@@ -78,13 +79,13 @@ def _handle(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise ValidationError("handle must be a string", "INVALID_HANDLE")
+        raise ValidationError("handle must be a string", Code.INVALID_HANDLE)
     handle = value.strip()
     if len(handle) > 64:
-        raise ValidationError("handle must be at most 64 characters", "HANDLE_TOO_LONG")
+        raise ValidationError("handle must be at most 64 characters", Code.HANDLE_TOO_LONG)
     if not _HANDLE.fullmatch(handle):
         raise ValidationError(
-            "handle may contain only lowercase letters, digits, '_' and '-'", "INVALID_HANDLE"
+            "handle may contain only lowercase letters, digits, '_' and '-'", Code.INVALID_HANDLE
         )
     return handle
 
@@ -95,7 +96,7 @@ def _color(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str) or not _COLOR.fullmatch(value.strip()):
         raise ValidationError(
-            f"{field} must be a hex colour such as #0056f1", f"INVALID_{field.upper()}"
+            f"{field} must be a hex colour such as #0056f1", derived(f"INVALID_{field.upper()}")
         )
     return value.strip()
 
@@ -103,7 +104,7 @@ def _color(value: Any, field: str) -> str | None:
 def _theme_code(value: Any) -> str:
     if value not in THEME_CODES:
         raise ValidationError(
-            "theme_code must be light, dark or user_preference", "INVALID_THEME_CODE"
+            "theme_code must be light, dark or user_preference", Code.INVALID_THEME_CODE
         )
     return str(value)
 
@@ -114,31 +115,35 @@ def _sender_email(value: Any) -> str | None:
     try:
         return validate_email(value)
     except ValidationError as exc:
-        code = "SENDER_EMAIL_TOO_LONG" if exc.code == "EMAIL_TOO_LONG" else "INVALID_SENDER_EMAIL"
+        code = (
+            Code.SENDER_EMAIL_TOO_LONG
+            if exc.code == Code.EMAIL_TOO_LONG
+            else Code.INVALID_SENDER_EMAIL
+        )
         raise ValidationError(f"sender_email: {exc.message}", code) from None
 
 
 def _domains(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ValidationError(
-            "allowed_domains must be a list of strings", "INVALID_ALLOWED_DOMAINS"
+            "allowed_domains must be a list of strings", Code.INVALID_ALLOWED_DOMAINS
         )
     if len(value) > MAX_DOMAINS:
         raise ValidationError(
-            f"allowed_domains accepts at most {MAX_DOMAINS} domains", "TOO_MANY_ALLOWED_DOMAINS"
+            f"allowed_domains accepts at most {MAX_DOMAINS} domains", Code.TOO_MANY_ALLOWED_DOMAINS
         )
     found: list[str] = []
     for item in value:
         if not isinstance(item, str) or not _DOMAIN.fullmatch(item.strip()):
             raise ValidationError(
                 "each allowed domain must be a non-blank string without spaces",
-                "INVALID_ALLOWED_DOMAINS",
+                Code.INVALID_ALLOWED_DOMAINS,
             )
         domain = item.strip().lower()
         if len(domain) > DOMAIN_MAX:
             raise ValidationError(
                 f"an allowed domain must be at most {DOMAIN_MAX} characters",
-                "ALLOWED_DOMAIN_TOO_LONG",
+                Code.ALLOWED_DOMAIN_TOO_LONG,
             )
         if domain not in found:
             found.append(domain)
@@ -149,15 +154,15 @@ def _flag_types(value: Any) -> dict[str, str]:
     flags = _as_object(value, "feature_flags")
     if len(flags) > MAX_FEATURE_FLAGS:
         raise ValidationError(
-            f"feature_flags accepts at most {MAX_FEATURE_FLAGS} flags", "TOO_MANY_FEATURE_FLAGS"
+            f"feature_flags accepts at most {MAX_FEATURE_FLAGS} flags", Code.TOO_MANY_FEATURE_FLAGS
         )
     for key, kind in flags.items():
         if not key.strip():
-            raise ValidationError("a feature flag key is blank", "INVALID_FEATURE_FLAG_KEY")
+            raise ValidationError("a feature flag key is blank", Code.INVALID_FEATURE_FLAG_KEY)
         if kind not in FLAG_TYPES:
             raise ValidationError(
                 f"feature flag {key}: the value must be str, int or bool",
-                "INVALID_FEATURE_FLAG_TYPE",
+                Code.INVALID_FEATURE_FLAG_TYPE,
             )
     return {str(k): str(v) for k, v in flags.items()}
 
@@ -166,12 +171,12 @@ def _lifetime(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(
             "authenticated_session_lifetime must be an integer (seconds)",
-            "INVALID_AUTHENTICATED_SESSION_LIFETIME",
+            Code.INVALID_AUTHENTICATED_SESSION_LIFETIME,
         )
     if not 1 <= value <= MAX_SESSION_LIFETIME:
         raise ValidationError(
             "authenticated_session_lifetime must be a positive number of seconds",
-            "INVALID_AUTHENTICATED_SESSION_LIFETIME",
+            Code.INVALID_AUTHENTICATED_SESSION_LIFETIME,
         )
     return int(value)
 
@@ -240,7 +245,7 @@ def create_organization(storage: Storage, clock: Clock, body: Any) -> Organizati
     if optional_bool(data.get("is_create_billing_customer"), "is_create_billing_customer"):
         raise ValidationError(
             "Kindling has no billing: is_create_billing_customer is not supported",
-            "BILLING_NOT_SUPPORTED",
+            Code.BILLING_NOT_SUPPORTED,
         )
     optional_text(data.get("billing_email"), "billing_email", 254, "BILLING_EMAIL")
     optional_text(data.get("billing_plan_code"), "billing_plan_code", 255, "BILLING_PLAN_CODE")
@@ -257,17 +262,17 @@ def create_organization(storage: Storage, clock: Clock, body: Any) -> Organizati
             overrides = _flag_overrides(uow, flag_types)
             if handle is not None and uow[ORGANIZATIONS_REPO].handle_owner(handle) is not None:
                 raise AlreadyExists(
-                    "An organization with this handle already exists", "HANDLE_ALREADY_EXISTS"
+                    "An organization with this handle already exists", Code.HANDLE_ALREADY_EXISTS
                 )
             uow[ORGANIZATIONS_REPO].add(org)
             uow[ORGANIZATIONS_REPO].set_feature_flag_values(org.code, overrides)
     except IntegrityViolation:
         if handle is None:  # a flag deleted meanwhile, or (vanishingly rare) a code clash
             raise Conflict(
-                "The organization could not be created; please retry", "CONFLICT"
+                "The organization could not be created; please retry", Code.CONFLICT
             ) from None
         raise AlreadyExists(
-            "An organization with this handle already exists", "HANDLE_ALREADY_EXISTS"
+            "An organization with this handle already exists", Code.HANDLE_ALREADY_EXISTS
         ) from None
     return org
 
@@ -281,16 +286,16 @@ def _flag_overrides(uow: UnitOfWork, flag_types: Mapping[str, str]) -> list[tupl
     for key, kind in flag_types.items():
         flag = known.get(key)
         if flag is None:
-            raise ValidationError(f"No feature flag has the key {key}", "FEATURE_FLAG_NOT_FOUND")
+            raise ValidationError(f"No feature flag has the key {key}", Code.FEATURE_FLAG_NOT_FOUND)
         if flag.type != kind:
             raise ValidationError(
                 f"feature flag {key} is of type {flag.type}, not {kind}",
-                "FEATURE_FLAG_TYPE_MISMATCH",
+                Code.FEATURE_FLAG_TYPE_MISMATCH,
             )
         if flag.allow_override_level not in ("org", "usr"):
             raise ValidationError(
                 f"feature flag {key} cannot be overridden by organizations",
-                "OVERRIDE_NOT_ALLOWED",
+                Code.OVERRIDE_NOT_ALLOWED,
             )
         rows.append((flag.id, flag.default_value))
     return rows
@@ -299,7 +304,7 @@ def _flag_overrides(uow: UnitOfWork, flag_types: Mapping[str, str]) -> list[tupl
 def _require(uow: UnitOfWork, code: str) -> Organization:
     org = uow[ORGANIZATIONS_REPO].get(code) if code else None
     if org is None:
-        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+        raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
     return org
 
 
@@ -311,7 +316,7 @@ class OrganizationView:
 
 def get_organization(storage: Storage, code: str | None) -> OrganizationView:
     if not code:
-        raise ValidationError("code is required", "CODE_REQUIRED")
+        raise ValidationError("code is required", Code.CODE_REQUIRED)
     with storage.read() as uow:
         org = _require(uow, code)
         logos = uow[ORGANIZATIONS_REPO].logos(code)
@@ -389,13 +394,13 @@ def update_organization(storage: Storage, clock: Clock, code: str, body: Any) ->
                 code,
             ):
                 raise AlreadyExists(
-                    "An organization with this handle already exists", "HANDLE_ALREADY_EXISTS"
+                    "An organization with this handle already exists", Code.HANDLE_ALREADY_EXISTS
                 )
             if suspend is not None and suspend != org.is_suspended:
                 if suspend and org.is_default:
                     raise ValidationError(
                         "The default organization cannot be suspended",
-                        "CANNOT_SUSPEND_DEFAULT_ORGANIZATION",
+                        Code.CANNOT_SUSPEND_DEFAULT_ORGANIZATION,
                     )
                 row["is_suspended"] = suspend
                 settings["suspended_on"] = now if suspend else None
@@ -403,7 +408,7 @@ def update_organization(storage: Storage, clock: Clock, code: str, body: Any) ->
             uow[ORGANIZATIONS_REPO].update(updated)
     except IntegrityViolation:
         raise AlreadyExists(
-            "An organization with this handle already exists", "HANDLE_ALREADY_EXISTS"
+            "An organization with this handle already exists", Code.HANDLE_ALREADY_EXISTS
         ) from None
     return updated
 
@@ -414,7 +419,8 @@ def delete_organization(storage: Storage, code: str) -> None:
         org = _require(uow, code)
         if org.is_default:
             raise ValidationError(
-                "The default organization cannot be deleted", "CANNOT_DELETE_DEFAULT_ORGANIZATION"
+                "The default organization cannot be deleted",
+                Code.CANNOT_DELETE_DEFAULT_ORGANIZATION,
             )
         uow[ORGANIZATIONS_REPO].delete(code)
 
@@ -450,7 +456,7 @@ def update_sessions(storage: Storage, code: str, body: Any) -> Organization:
         if mode not in SSO_PERSISTENCE_MODES:
             raise ValidationError(
                 "sso_session_persistence_mode must be persistent or non_persistent",
-                "INVALID_SSO_SESSION_PERSISTENCE_MODE",
+                Code.INVALID_SSO_SESSION_PERSISTENCE_MODE,
             )
         changes["sso_session_persistence_mode"] = mode
     if data.get("authenticated_session_lifetime") is not None:
@@ -458,14 +464,14 @@ def update_sessions(storage: Storage, code: str, body: Any) -> Organization:
             data["authenticated_session_lifetime"]
         )
     if not changes:
-        raise ValidationError("no session setting to update", "NO_FIELDS_TO_UPDATE")
+        raise ValidationError("no session setting to update", Code.NO_FIELDS_TO_UPDATE)
     with storage.transaction() as uow:
         org = _require(uow, code)
         settings = replace(org.settings, **changes)
         if settings.is_use_org_sso_session_policy and settings.sso_session_persistence_mode is None:
             raise ValidationError(
                 "sso_session_persistence_mode is required to use the organization's SSO policy",
-                "SSO_SESSION_PERSISTENCE_MODE_REQUIRED",
+                Code.SSO_SESSION_PERSISTENCE_MODE_REQUIRED,
             )
         if (
             settings.is_use_org_authenticated_session_lifetime
@@ -473,7 +479,7 @@ def update_sessions(storage: Storage, code: str, body: Any) -> Organization:
         ):
             raise ValidationError(
                 "authenticated_session_lifetime is required to use the organization's lifetime",
-                "AUTHENTICATED_SESSION_LIFETIME_REQUIRED",
+                Code.AUTHENTICATED_SESSION_LIFETIME_REQUIRED,
             )
         updated = replace(org, settings=settings)
         uow[ORGANIZATIONS_REPO].update(updated)
@@ -485,15 +491,15 @@ def replace_mfa(storage: Storage, code: str, body: Any) -> Organization:
     data = _as_object(body, "body")
     factors = data.get("enabled_factors")
     if factors is None:
-        raise ValidationError("enabled_factors is required", "ENABLED_FACTORS_REQUIRED")
+        raise ValidationError("enabled_factors is required", Code.ENABLED_FACTORS_REQUIRED)
     if not isinstance(factors, list):
-        raise ValidationError("enabled_factors must be a list", "INVALID_ENABLED_FACTORS")
+        raise ValidationError("enabled_factors must be a list", Code.INVALID_ENABLED_FACTORS)
     enabled: list[str] = []
     for factor in factors:
         if factor not in MFA_FACTORS:
             raise ValidationError(
                 "enabled_factors accepts mfa:email, mfa:sms and mfa:authenticator_app",
-                "INVALID_MFA_FACTOR",
+                Code.INVALID_MFA_FACTOR,
             )
         if factor not in enabled:
             enabled.append(factor)
@@ -546,16 +552,16 @@ def update_passkey(storage: Storage, code: str, body: Any) -> PasskeySettings:
     )
     policy = data.get("policy")
     if policy is not None and policy not in PASSKEY_POLICIES:
-        raise ValidationError("policy must be off, optional or mandatory", "INVALID_POLICY")
+        raise ValidationError("policy must be off, optional or mandatory", Code.INVALID_POLICY)
     if override is None and policy is None:
         raise ValidationError(
-            "send policy or is_override_environment_passkey_settings", "NO_FIELDS_TO_UPDATE"
+            "send policy or is_override_environment_passkey_settings", Code.NO_FIELDS_TO_UPDATE
         )
     if override is False:
         changes: dict[str, Any] = {"passkey_override": False, "passkey_policy": None}
     else:
         if policy is None:
-            raise ValidationError("policy is required to override", "POLICY_REQUIRED")
+            raise ValidationError("policy is required to override", Code.POLICY_REQUIRED)
         changes = {"passkey_override": True, "passkey_policy": policy}
     return passkey_settings(_update_settings(storage, code, changes))
 
@@ -610,15 +616,15 @@ def _is_svg(data: bytes) -> bool:
 def check_logo(type_: str, data: bytes) -> str:
     """Validate a light or dark logo (size, real image type); return its content type."""
     if type_ not in LOGO_TYPES:
-        raise ValidationError("the logo type must be light or dark", "INVALID_LOGO_TYPE")
+        raise ValidationError("the logo type must be light or dark", Code.INVALID_LOGO_TYPE)
     if not data:
-        raise ValidationError("logo is required", "LOGO_REQUIRED")
+        raise ValidationError("logo is required", Code.LOGO_REQUIRED)
     if len(data) > MAX_LOGO_BYTES:
-        raise ValidationError("the logo must be at most 1 MiB", "LOGO_TOO_LARGE")
+        raise ValidationError("the logo must be at most 1 MiB", Code.LOGO_TOO_LARGE)
     content_type = sniff_image(data)
     if content_type is None:
         raise ValidationError(
-            "the logo must be a PNG, JPEG, WebP, GIF or SVG image", "INVALID_LOGO_FORMAT"
+            "the logo must be a PNG, JPEG, WebP, GIF or SVG image", Code.INVALID_LOGO_FORMAT
         )
     return content_type
 
@@ -642,7 +648,7 @@ def list_logos(storage: Storage, code: str) -> list[OrganizationLogo]:
 def delete_logo(storage: Storage, code: str, type_: str) -> bool:
     """Delete one logo; False when there was none."""
     if type_ not in LOGO_TYPES:
-        raise ValidationError("the logo type must be light or dark", "INVALID_LOGO_TYPE")
+        raise ValidationError("the logo type must be light or dark", Code.INVALID_LOGO_TYPE)
     with storage.transaction() as uow:
         _require(uow, code)
         return uow[ORGANIZATIONS_REPO].delete_logo(code, type_)
@@ -662,7 +668,7 @@ def set_connection(storage: Storage, code: str, connection_id: str, enabled: boo
     with storage.transaction() as uow:
         _require(uow, code)
         if uow[ORGANIZATIONS_REPO].get_connection(connection_id) is None:
-            raise NotFound("Connection not found", "CONNECTION_NOT_FOUND")
+            raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
         if enabled:
             return uow[ORGANIZATIONS_REPO].enable_connection(code, connection_id)
         return uow[ORGANIZATIONS_REPO].disable_connection(code, connection_id)

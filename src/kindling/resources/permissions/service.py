@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.ids import permission_id
@@ -35,7 +36,7 @@ SORTS = {
 
 def as_object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ValidationError("the request body must be a JSON object", "INVALID_BODY")
+        raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
     return value
 
 
@@ -44,7 +45,7 @@ def parse_sort(raw: str | None, sorts: dict[str, tuple[str, bool]]) -> tuple[str
     if raw is None or raw == "":
         return None
     if raw not in sorts:
-        raise ValidationError("sort must be one of " + ", ".join(sorts), "INVALID_SORT")
+        raise ValidationError("sort must be one of " + ", ".join(sorts), Code.INVALID_SORT)
     return sorts[raw]
 
 
@@ -55,7 +56,7 @@ def validate_key(value: Any) -> str:
     if not SCOPE_KEY.fullmatch(key):
         raise ValidationError(
             "key may contain only printable ASCII without spaces, quotes or backslashes",
-            "INVALID_KEY",
+            Code.INVALID_KEY,
         )
     return key
 
@@ -69,11 +70,11 @@ def validate_description(value: Any) -> str | None:
 
 
 def _key_taken() -> AlreadyExists:
-    return AlreadyExists("A permission with this key already exists", "PERMISSION_KEY_EXISTS")
+    return AlreadyExists("A permission with this key already exists", Code.PERMISSION_KEY_EXISTS)
 
 
 def _not_found() -> NotFound:
-    return NotFound("Permission not found", "PERMISSION_NOT_FOUND")
+    return NotFound("Permission not found", Code.PERMISSION_NOT_FOUND)
 
 
 def create_permission(storage: Storage, clock: Clock, body: Any) -> Permission:
@@ -109,7 +110,9 @@ def update_permission(storage: Storage, permission_id_: str, body: Any) -> Permi
     if "description" in data:
         changes["description"] = validate_description(data["description"])
     if not changes:
-        raise ValidationError("give at least one of name, key, description", "NO_FIELDS_TO_UPDATE")
+        raise ValidationError(
+            "give at least one of name, key, description", Code.NO_FIELDS_TO_UPDATE
+        )
     try:
         with storage.transaction() as uow:
             current = uow[PERMISSIONS_REPO].get(permission_id_)

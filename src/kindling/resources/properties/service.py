@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from kindling.platform.ids import property_category_id, property_id
@@ -38,44 +39,46 @@ MAX_BULK = 100
 #: Keys go into URL paths, so: ASCII letters, digits, ``_ . : -``, not starting with a dot.
 KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}")
 _SUBJECT_NOT_FOUND = {
-    "usr": ("User not found", "USER_NOT_FOUND"),
-    "org": ("Organization not found", "ORGANIZATION_NOT_FOUND"),
-    "app": ("Application not found", "APPLICATION_NOT_FOUND"),
+    "usr": ("User not found", Code.USER_NOT_FOUND),
+    "org": ("Organization not found", Code.ORGANIZATION_NOT_FOUND),
+    "app": ("Application not found", Code.APPLICATION_NOT_FOUND),
 }
 _CONTEXT_NAMES = {"usr": "users", "org": "organizations", "app": "applications"}
 
 
 def validate_key(value: Any, code_prefix: str = "KEY") -> str:
     if value is None or value == "":
-        raise ValidationError("key is required", f"{code_prefix}_REQUIRED")
+        raise ValidationError("key is required", derived(f"{code_prefix}_REQUIRED"))
     if not isinstance(value, str):
-        raise ValidationError("key must be a string", f"INVALID_{code_prefix}")
+        raise ValidationError("key must be a string", derived(f"INVALID_{code_prefix}"))
     if len(value) > KEY_MAX:
         raise ValidationError(
-            f"key must be at most {KEY_MAX} characters", f"{code_prefix}_TOO_LONG"
+            f"key must be at most {KEY_MAX} characters", derived(f"{code_prefix}_TOO_LONG")
         )
     if not KEY.fullmatch(value):
         raise ValidationError(
             "key may contain only ASCII letters, digits, _ . : and -, and must not start "
             "with . : or -",
-            f"INVALID_{code_prefix}",
+            derived(f"INVALID_{code_prefix}"),
         )
     return value
 
 
 def choice(value: Any, field: str, allowed: tuple[str, ...], code: str) -> str:
     if value is None or value == "":
-        raise ValidationError(f"{field} is required", f"{code}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{code}_REQUIRED"))
     if value not in allowed:
-        raise ValidationError(f"{field} must be one of {', '.join(allowed)}", f"INVALID_{code}")
+        raise ValidationError(
+            f"{field} must be one of {', '.join(allowed)}", derived(f"INVALID_{code}")
+        )
     return str(value)
 
 
 def _required_bool(value: Any, field: str) -> bool:
     if value is None:
-        raise ValidationError(f"{field} is required", f"{field.upper()}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{field.upper()}_REQUIRED"))
     if not isinstance(value, bool):
-        raise ValidationError(f"{field} must be true or false", f"INVALID_{field.upper()}")
+        raise ValidationError(f"{field} must be true or false", derived(f"INVALID_{field.upper()}"))
     return value
 
 
@@ -83,7 +86,7 @@ def _context_filter(value: str | None, allowed: tuple[str, ...]) -> str | None:
     if value is None or value == "":
         return None
     if value not in allowed:
-        raise ValidationError(f"context must be one of {', '.join(allowed)}", "INVALID_CONTEXT")
+        raise ValidationError(f"context must be one of {', '.join(allowed)}", Code.INVALID_CONTEXT)
     return value
 
 
@@ -94,7 +97,7 @@ def _keyset_bounds(
     before = ending_before or None
     if after and before:
         raise ValidationError(
-            "starting_after and ending_before cannot be used together", "INVALID_PAGINATION"
+            "starting_after and ending_before cannot be used together", Code.INVALID_PAGINATION
         )
     return after, before
 
@@ -126,7 +129,7 @@ def update_category(storage: Storage, category_id: str, body: Mapping[str, Any])
         name = required_text(body.get("name"), "name", NAME_MAX, "NAME")
     with storage.transaction() as uow:
         if uow[PROPERTIES_REPO].get_category(category_id) is None:
-            raise NotFound("Category not found", "CATEGORY_NOT_FOUND")
+            raise NotFound("Category not found", Code.CATEGORY_NOT_FOUND)
         if name is not None:
             uow[PROPERTIES_REPO].rename_category(category_id, name)
 
@@ -146,12 +149,14 @@ def list_categories(
             after = uow[PROPERTIES_REPO].category_position(after_id)
             if after is None:
                 raise ValidationError(
-                    "starting_after is not a category id", "INVALID_STARTING_AFTER"
+                    "starting_after is not a category id", Code.INVALID_STARTING_AFTER
                 )
         if before_id is not None:
             before = uow[PROPERTIES_REPO].category_position(before_id)
             if before is None:
-                raise ValidationError("ending_before is not a category id", "INVALID_ENDING_BEFORE")
+                raise ValidationError(
+                    "ending_before is not a category id", Code.INVALID_ENDING_BEFORE
+                )
         rows = uow[PROPERTIES_REPO].list_categories(wanted, after, before, size + 1)
     return _trim(rows, size, before is not None)
 
@@ -162,12 +167,12 @@ def list_categories(
 def _category_for(uow: UnitOfWork, category_id: str, context: str) -> PropertyCategory:
     category = uow[PROPERTIES_REPO].get_category(category_id)
     if category is None:
-        raise NotFound("Category not found", "CATEGORY_NOT_FOUND")
+        raise NotFound("Category not found", Code.CATEGORY_NOT_FOUND)
     if category.context != context:
         raise ValidationError(
             f"the category is for {_CONTEXT_NAMES[category.context]}, the property for "
             f"{_CONTEXT_NAMES[context]}",
-            "CATEGORY_CONTEXT_MISMATCH",
+            Code.CATEGORY_CONTEXT_MISMATCH,
         )
     return category
 
@@ -194,7 +199,7 @@ def create_property(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> 
         description=description,
         created_on=isoformat(clock.now()),
     )
-    exists = AlreadyExists("A property with this key already exists", "PROPERTY_KEY_EXISTS")
+    exists = AlreadyExists("A property with this key already exists", Code.PROPERTY_KEY_EXISTS)
     try:
         with storage.transaction() as uow:
             _category_for(uow, category_id, context)
@@ -220,9 +225,9 @@ def update_property(storage: Storage, property_id_: str, body: Mapping[str, Any]
     with storage.transaction() as uow:
         prop = uow[PROPERTIES_REPO].get(property_id_)
         if prop is None:
-            raise NotFound("Property not found", "PROPERTY_NOT_FOUND")
+            raise NotFound("Property not found", Code.PROPERTY_NOT_FOUND)
         if prop.is_kinde_property:
-            raise ValidationError("Kinde's own properties cannot be changed", "KINDE_PROPERTY")
+            raise ValidationError("Kinde's own properties cannot be changed", Code.KINDE_PROPERTY)
         _category_for(uow, category_id, prop.context)
         updated = replace(prop, **changes)
         uow[PROPERTIES_REPO].update(updated)
@@ -234,9 +239,9 @@ def delete_property(storage: Storage, property_id_: str) -> None:
     with storage.transaction() as uow:
         prop = uow[PROPERTIES_REPO].get(property_id_)
         if prop is None:
-            raise NotFound("Property not found", "PROPERTY_NOT_FOUND")
+            raise NotFound("Property not found", Code.PROPERTY_NOT_FOUND)
         if prop.is_kinde_property:
-            raise ValidationError("Kinde's own properties cannot be deleted", "KINDE_PROPERTY")
+            raise ValidationError("Kinde's own properties cannot be deleted", Code.KINDE_PROPERTY)
         uow[PROPERTIES_REPO].delete(property_id_)
 
 
@@ -255,12 +260,14 @@ def list_properties(
             after = uow[PROPERTIES_REPO].position(after_id)
             if after is None:
                 raise ValidationError(
-                    "starting_after is not a property id", "INVALID_STARTING_AFTER"
+                    "starting_after is not a property id", Code.INVALID_STARTING_AFTER
                 )
         if before_id is not None:
             before = uow[PROPERTIES_REPO].position(before_id)
             if before is None:
-                raise ValidationError("ending_before is not a property id", "INVALID_ENDING_BEFORE")
+                raise ValidationError(
+                    "ending_before is not a property id", Code.INVALID_ENDING_BEFORE
+                )
         rows = uow[PROPERTIES_REPO].list_page(wanted, after, before, size + 1)
     return _trim(rows, size, before is not None)
 
@@ -278,7 +285,7 @@ def _wire_value(value: Any, key: str) -> str | None:
     if isinstance(value, int | float):
         return str(value)
     raise ValidationError(
-        f"the value of {key} must be a string, number, boolean or null", "INVALID_PROPERTY_VALUE"
+        f"the value of {key} must be a string, number, boolean or null", Code.INVALID_PROPERTY_VALUE
     )
 
 
@@ -292,12 +299,12 @@ def _checked_value(prop: Property, value: str | None) -> str | None:
     if len(value) > limit:
         raise ValidationError(
             f"the value of {prop.key} must be at most {limit} characters",
-            "PROPERTY_VALUE_TOO_LONG",
+            Code.PROPERTY_VALUE_TOO_LONG,
         )
     if any((ord(ch) < 0x20 and ch not in allowed) or ch == "\x7f" for ch in value):
         raise ValidationError(
             f"the value of {prop.key} contains characters a {prop.type} property cannot hold",
-            "INVALID_PROPERTY_VALUE",
+            Code.INVALID_PROPERTY_VALUE,
         )
     return value
 
@@ -330,11 +337,11 @@ def set_values(
             for key, value in values.items():
                 prop = found.get(key)
                 if prop is None:
-                    raise ValidationError(f"No property has the key {key}", "PROPERTY_NOT_FOUND")
+                    raise ValidationError(f"No property has the key {key}", Code.PROPERTY_NOT_FOUND)
                 if prop.context != context:
                     raise ValidationError(
                         f"The property {key} does not apply to {_CONTEXT_NAMES[context]}",
-                        "PROPERTY_CONTEXT_MISMATCH",
+                        Code.PROPERTY_CONTEXT_MISMATCH,
                     )
                 pairs.append((prop.id, _checked_value(prop, value)))
             uow[PROPERTIES_REPO].set_values(context, subject_id, pairs)
@@ -342,7 +349,7 @@ def set_values(
         # PostgreSQL: the subject or a property was deleted by a concurrent request.
         raise Conflict(
             "The subject or a property was deleted meanwhile; nothing was changed",
-            "CONCURRENT_DELETE",
+            Code.CONCURRENT_DELETE,
         ) from None
 
 
@@ -350,22 +357,26 @@ def update_values(storage: Storage, context: str, subject_id: str, body: Mapping
     """``PATCH …/properties``: body ``{"properties": {key: value}}``, at most ``MAX_BULK``."""
     raw = body.get("properties")
     if raw is None:
-        raise ValidationError("properties is required", "PROPERTIES_REQUIRED")
+        raise ValidationError("properties is required", Code.PROPERTIES_REQUIRED)
     if not isinstance(raw, dict):
         raise ValidationError(
-            "properties must be an object of keys and values", "INVALID_PROPERTIES"
+            "properties must be an object of keys and values", Code.INVALID_PROPERTIES
         )
     if not raw:
-        raise ValidationError("properties must name at least one property", "PROPERTIES_REQUIRED")
+        raise ValidationError(
+            "properties must name at least one property", Code.PROPERTIES_REQUIRED
+        )
     if len(raw) > MAX_BULK:
-        raise ValidationError(f"at most {MAX_BULK} properties per request", "TOO_MANY_PROPERTIES")
+        raise ValidationError(
+            f"at most {MAX_BULK} properties per request", Code.TOO_MANY_PROPERTIES
+        )
     set_values(storage, context, subject_id, {k: _wire_value(v, k) for k, v in raw.items()})
 
 
 def update_value(storage: Storage, context: str, subject_id: str, key: str, value: Any) -> None:
     """``PUT …/properties/{key}``: one value (a string; for applications also a boolean)."""
     if value is None:
-        raise ValidationError("value is required", "VALUE_REQUIRED")
+        raise ValidationError("value is required", Code.VALUE_REQUIRED)
     if not isinstance(value, str | bool):
-        raise ValidationError("value must be a string or a boolean", "INVALID_VALUE")
+        raise ValidationError("value must be a string or a boolean", Code.INVALID_VALUE)
     set_values(storage, context, subject_id, {key: _wire_value(value, key)})

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.ids import role_id
@@ -129,11 +130,11 @@ class Changes:
 
 
 def _role_not_found() -> NotFound:
-    return NotFound("Role not found", "ROLE_NOT_FOUND")
+    return NotFound("Role not found", Code.ROLE_NOT_FOUND)
 
 
 def _key_taken() -> AlreadyExists:
-    return AlreadyExists("A role with this key already exists", "ROLE_KEY_EXISTS")
+    return AlreadyExists("A role with this key already exists", Code.ROLE_KEY_EXISTS)
 
 
 def _require_role(uow: UnitOfWork, role_id_: str) -> Role:
@@ -156,7 +157,8 @@ def _assignment_permission(value: Any, *, update: bool) -> tuple[bool, str | Non
         return (not update, None)
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(
-            "assignment_permission_id must be a permission id", "INVALID_ASSIGNMENT_PERMISSION_ID"
+            "assignment_permission_id must be a permission id",
+            Code.INVALID_ASSIGNMENT_PERMISSION_ID,
         )
     value = value.strip()
     if value == NO_PERMISSION_REQUIRED:
@@ -168,7 +170,7 @@ def _check_assignment_permission(uow: UnitOfWork, permission_id: str | None) -> 
     if permission_id is not None and uow[PERMISSIONS_REPO].get(permission_id) is None:
         raise NotFound(
             "assignment_permission_id does not name an existing permission",
-            "PERMISSION_NOT_FOUND",
+            Code.PERMISSION_NOT_FOUND,
         )
 
 
@@ -287,26 +289,30 @@ def _bulk_items(value: Any, field: str, noun: str) -> list[tuple[str, bool]]:
     """Validate ``[{id, operation?}]`` (operation ``"delete"`` removes): (id, remove)."""
     code = field.upper()
     if value is None:
-        raise ValidationError(f"{field} is required", f"{code}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{code}_REQUIRED"))
     if not isinstance(value, list) or not value:
-        raise ValidationError(f"{field} must be a non-empty list", f"INVALID_{code}")
+        raise ValidationError(f"{field} must be a non-empty list", derived(f"INVALID_{code}"))
     if len(value) > MAX_BULK:
-        raise ValidationError(f"at most {MAX_BULK} {field} per request", f"TOO_MANY_{code}")
+        raise ValidationError(
+            f"at most {MAX_BULK} {field} per request", derived(f"TOO_MANY_{code}")
+        )
     parsed: list[tuple[str, bool]] = []
     seen: set[str] = set()
     for item in value:
         if not isinstance(item, dict):
-            raise ValidationError(f"each of {field} must be an object", f"INVALID_{code}")
+            raise ValidationError(f"each of {field} must be an object", derived(f"INVALID_{code}"))
         item_id = item.get("id")
         if not isinstance(item_id, str) or not item_id.strip():
-            raise ValidationError(f"each {noun} needs an id", f"{noun.upper()}_ID_REQUIRED")
+            raise ValidationError(
+                f"each {noun} needs an id", derived(f"{noun.upper()}_ID_REQUIRED")
+            )
         operation = item.get("operation")
         if operation not in (None, "delete"):
-            raise ValidationError('operation must be "delete" or absent', "INVALID_OPERATION")
+            raise ValidationError('operation must be "delete" or absent', Code.INVALID_OPERATION)
         item_id = item_id.strip()
         if item_id in seen:
             raise ValidationError(
-                f"the {noun} {item_id} is listed twice", f"DUPLICATE_{noun.upper()}"
+                f"the {noun} {item_id} is listed twice", derived(f"DUPLICATE_{noun.upper()}")
             )
         seen.add(item_id)
         parsed.append((item_id, operation == "delete"))
@@ -327,7 +333,7 @@ def update_role_permissions(storage: Storage, role_id_: str, items: Any) -> Chan
             known = uow[PERMISSIONS_REPO].existing([pid for pid, _ in parsed])
             missing = [pid for pid, _ in parsed if pid not in known]
             if missing:
-                raise NotFound(f"Permission {missing[0]} not found", "PERMISSION_NOT_FOUND")
+                raise NotFound(f"Permission {missing[0]} not found", Code.PERMISSION_NOT_FOUND)
             for pid, remove in parsed:
                 if remove:
                     if uow[ROLES_REPO].remove_permission(role_id_, pid):
@@ -337,7 +343,7 @@ def update_role_permissions(storage: Storage, role_id_: str, items: Any) -> Chan
     except IntegrityViolation:
         # A permission or the role was deleted concurrently; nothing was written.
         raise NotFound(
-            "A permission or the role no longer exists", "PERMISSION_NOT_FOUND"
+            "A permission or the role no longer exists", Code.PERMISSION_NOT_FOUND
         ) from None
     return Changes(added, removed)
 
@@ -346,9 +352,9 @@ def remove_role_permission(storage: Storage, role_id_: str, permission_id: str) 
     with storage.transaction() as uow:
         _require_role(uow, role_id_)
         if uow[PERMISSIONS_REPO].get(permission_id) is None:
-            raise NotFound("Permission not found", "PERMISSION_NOT_FOUND")
+            raise NotFound("Permission not found", Code.PERMISSION_NOT_FOUND)
         if not uow[ROLES_REPO].remove_permission(role_id_, permission_id):
-            raise NotFound("The role does not have this permission", "ROLE_PERMISSION_NOT_FOUND")
+            raise NotFound("The role does not have this permission", Code.ROLE_PERMISSION_NOT_FOUND)
 
 
 # --- role scopes --------------------------------------------------------------------
@@ -364,28 +370,28 @@ def add_role_scope(storage: Storage, role_id_: str, body: Any) -> None:
     data = as_object(body)
     scope_id = data.get("scope_id")
     if scope_id is None or (isinstance(scope_id, str) and not scope_id.strip()):
-        raise ValidationError("scope_id is required", "SCOPE_ID_REQUIRED")
+        raise ValidationError("scope_id is required", Code.SCOPE_ID_REQUIRED)
     if not isinstance(scope_id, str):
-        raise ValidationError("scope_id must be a string", "INVALID_SCOPE_ID")
+        raise ValidationError("scope_id must be a string", Code.INVALID_SCOPE_ID)
     scope_id = scope_id.strip()
     try:
         with storage.transaction() as uow:
             _require_role(uow, role_id_)
             if uow[ROLES_REPO].api_scope(scope_id) is None:
-                raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+                raise NotFound("Scope not found", Code.SCOPE_NOT_FOUND)
             if not uow[ROLES_REPO].add_scope(role_id_, scope_id):
-                raise AlreadyExists("The role already has this scope", "ROLE_SCOPE_EXISTS")
+                raise AlreadyExists("The role already has this scope", Code.ROLE_SCOPE_EXISTS)
     except IntegrityViolation:
-        raise NotFound("The scope or the role no longer exists", "SCOPE_NOT_FOUND") from None
+        raise NotFound("The scope or the role no longer exists", Code.SCOPE_NOT_FOUND) from None
 
 
 def delete_role_scope(storage: Storage, role_id_: str, scope_id: str) -> None:
     with storage.transaction() as uow:
         _require_role(uow, role_id_)
         if uow[ROLES_REPO].api_scope(scope_id) is None:
-            raise NotFound("Scope not found", "SCOPE_NOT_FOUND")
+            raise NotFound("Scope not found", Code.SCOPE_NOT_FOUND)
         if not uow[ROLES_REPO].remove_scope(role_id_, scope_id):
-            raise NotFound("The role does not have this scope", "ROLE_SCOPE_NOT_FOUND")
+            raise NotFound("The role does not have this scope", Code.ROLE_SCOPE_NOT_FOUND)
 
 
 # --- system permissions -------------------------------------------------------------
@@ -436,7 +442,7 @@ def list_role_system_permissions(
 def _system_permission(ref: str) -> SystemPermission:
     found = _SYSTEM_BY_ID.get(ref) or _SYSTEM_BY_KEY.get(ref)
     if found is None:
-        raise NotFound(f"System permission {ref} not found", "SYSTEM_PERMISSION_NOT_FOUND")
+        raise NotFound(f"System permission {ref} not found", Code.SYSTEM_PERMISSION_NOT_FOUND)
     return found
 
 
@@ -446,7 +452,9 @@ def update_role_system_permissions(storage: Storage, role_id_: str, items: Any) 
     parsed = _bulk_items(items, "system_permissions", "system_permission")
     resolved = [(_system_permission(ref), remove) for ref, remove in parsed]
     if len({p.id for p, _ in resolved}) != len(resolved):
-        raise ValidationError("a system permission is listed twice", "DUPLICATE_SYSTEM_PERMISSION")
+        raise ValidationError(
+            "a system permission is listed twice", Code.DUPLICATE_SYSTEM_PERMISSION
+        )
     added: list[str] = []
     removed: list[str] = []
     try:

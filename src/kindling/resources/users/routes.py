@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kindling.platform.codes import Code, derived
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import parse_page_size
@@ -19,7 +20,9 @@ def _expand(call: Call) -> set[str]:
     wanted = {p.strip() for p in raw.split(",") if p.strip()}
     unknown = wanted - EXPANSIONS
     if unknown:
-        raise ValidationError(f"expand accepts {', '.join(sorted(EXPANSIONS))}", "INVALID_EXPAND")
+        raise ValidationError(
+            f"expand accepts {', '.join(sorted(EXPANSIONS))}", Code.INVALID_EXPAND
+        )
     return wanted
 
 
@@ -48,7 +51,7 @@ def _bool_param(call: Call, name: str) -> bool | None:
         return True
     if raw.lower() in ("false", "0"):
         return False
-    raise ValidationError(f"{name} must be true or false", f"INVALID_{name.upper()}")
+    raise ValidationError(f"{name} must be true or false", derived(f"INVALID_{name.upper()}"))
 
 
 def list_item(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.ids import identity_id, user_id
@@ -45,18 +46,18 @@ def _as_object(value: Any, field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ValidationError(f"{field} must be an object", f"INVALID_{field.upper()}")
+        raise ValidationError(f"{field} must be an object", derived(f"INVALID_{field.upper()}"))
     return value
 
 
 def validate_email(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError("email is required", "EMAIL_REQUIRED")
+        raise ValidationError("email is required", Code.EMAIL_REQUIRED)
     email = value.strip()
     if len(email) > EMAIL_MAX:
-        raise ValidationError(f"email must be at most {EMAIL_MAX} characters", "EMAIL_TOO_LONG")
+        raise ValidationError(f"email must be at most {EMAIL_MAX} characters", Code.EMAIL_TOO_LONG)
     if not _EMAIL.fullmatch(email) or any(ord(c) < 0x20 for c in email):
-        raise ValidationError("email is not a valid email address", "INVALID_EMAIL")
+        raise ValidationError("email is not a valid email address", Code.INVALID_EMAIL)
     return email
 
 
@@ -66,12 +67,12 @@ def validate_identity_value(kind: str, raw: Any) -> str:
         return validate_email(raw)
     if kind == "phone":
         if not isinstance(raw, str) or not _PHONE.fullmatch(raw.strip()):
-            raise ValidationError("phone is not a valid phone number", "INVALID_PHONE")
+            raise ValidationError("phone is not a valid phone number", Code.INVALID_PHONE)
         return raw.strip()
     if not isinstance(raw, str) or not _USERNAME.fullmatch(raw.strip()):
         raise ValidationError(
             f"username must be 1 to {USERNAME_MAX} characters without spaces or @",
-            "INVALID_USERNAME",
+            Code.INVALID_USERNAME,
         )
     return raw.strip()
 
@@ -81,7 +82,7 @@ def _identity(item: Any, now: str, primary: set[str]) -> Identity:
     kind = entry.get("type")
     if kind not in IDENTITY_TYPES:
         raise ValidationError(
-            "identity type must be email, phone or username", "INVALID_IDENTITY_TYPE"
+            "identity type must be email, phone or username", Code.INVALID_IDENTITY_TYPE
         )
     details = _as_object(entry.get("details"), "details")
     verified = optional_bool(entry.get("is_verified"), "is_verified") or False
@@ -108,16 +109,16 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
     if raw_identities is None:
         raw_identities = []
     if not isinstance(raw_identities, list):
-        raise ValidationError("identities must be a list", "INVALID_IDENTITIES")
+        raise ValidationError("identities must be a list", Code.INVALID_IDENTITIES)
     if len(raw_identities) > MAX_IDENTITIES:
-        raise ValidationError("too many identities", "TOO_MANY_IDENTITIES")
+        raise ValidationError("too many identities", Code.TOO_MANY_IDENTITIES)
     primary: set[str] = set()
     identities = [_identity(item, now, primary) for item in raw_identities]
     seen: set[tuple[str, str]] = set()
     for ident in identities:
         key = (ident.type, normalize_identity(ident.type, ident.value))
         if key in seen:
-            raise ValidationError(f"the {ident.type} is given twice", "DUPLICATE_IDENTITY")
+            raise ValidationError(f"the {ident.type} is given twice", Code.DUPLICATE_IDENTITY)
         seen.add(key)
     org_code = optional_text(data.get("organization_code"), "organization_code", 64, "ORG_CODE")
     new_id = user_id()
@@ -143,31 +144,31 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
     try:
         with storage.transaction() as uow:
             if org_code is not None and not uow[USERS_REPO].organization_exists(org_code):
-                raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+                raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
             uow[USERS_REPO].add(user)
             if org_code is not None:
                 uow[USERS_REPO].add_to_organization(user.id, org_code, now)
     except IntegrityViolation:
         raise AlreadyExists(
-            "A user with this email, phone or username already exists", "USER_ALREADY_EXISTS"
+            "A user with this email, phone or username already exists", Code.USER_ALREADY_EXISTS
         ) from None
     return user
 
 
 def get_user(storage: Storage, id_: str | None) -> User:
     if not id_:
-        raise ValidationError("id is required", "USER_ID_REQUIRED")
+        raise ValidationError("id is required", Code.USER_ID_REQUIRED)
     with storage.read() as uow:
         user = uow[USERS_REPO].get(id_)
     if user is None:
-        raise NotFound("User not found", "USER_NOT_FOUND")
+        raise NotFound("User not found", Code.USER_NOT_FOUND)
     return user
 
 
 def update_user(storage: Storage, id_: str | None, body: Any) -> User:
     """Apply Kinde's ``PATCH /user`` fields; absent fields keep their value."""
     if not id_:
-        raise ValidationError("id is required", "USER_ID_REQUIRED")
+        raise ValidationError("id is required", Code.USER_ID_REQUIRED)
     data = _as_object(body, "body")
     changes: dict[str, Any] = {}
     if "given_name" in data:
@@ -190,7 +191,7 @@ def update_user(storage: Storage, id_: str | None, body: Any) -> User:
     with storage.transaction() as uow:
         user = uow[USERS_REPO].get(id_)
         if user is None:
-            raise NotFound("User not found", "USER_NOT_FOUND")
+            raise NotFound("User not found", Code.USER_NOT_FOUND)
         updated = replace(user, **changes)
         uow[USERS_REPO].update(updated)
     return updated
@@ -198,10 +199,10 @@ def update_user(storage: Storage, id_: str | None, body: Any) -> User:
 
 def delete_user(storage: Storage, id_: str | None) -> None:
     if not id_:
-        raise ValidationError("id is required", "USER_ID_REQUIRED")
+        raise ValidationError("id is required", Code.USER_ID_REQUIRED)
     with storage.transaction() as uow:
         if not uow[USERS_REPO].delete(id_):
-            raise NotFound("User not found", "USER_NOT_FOUND")
+            raise NotFound("User not found", Code.USER_NOT_FOUND)
 
 
 def _csv(value: str | None) -> list[str]:
@@ -209,7 +210,7 @@ def _csv(value: str | None) -> list[str]:
         return []
     items = [v.strip() for v in value.split(",") if v.strip()]
     if len(items) > 100:
-        raise ValidationError("at most 100 values per filter", "TOO_MANY_FILTER_VALUES")
+        raise ValidationError("at most 100 values per filter", Code.TOO_MANY_FILTER_VALUES)
     return items
 
 
@@ -273,11 +274,11 @@ def list_users_page(
 def get_user_with_organizations(storage: Storage, id_: str | None) -> tuple[User, list[str]]:
     """The user (with identities) and the codes of its organizations, in one snapshot."""
     if not id_:
-        raise ValidationError("id is required", "USER_ID_REQUIRED")
+        raise ValidationError("id is required", Code.USER_ID_REQUIRED)
     with storage.read() as uow:
         user = uow[USERS_REPO].get(id_)
         if user is None:
-            raise NotFound("User not found", "USER_NOT_FOUND")
+            raise NotFound("User not found", Code.USER_NOT_FOUND)
         orgs = uow[USERS_REPO].organizations([id_]).get(id_, [])
     return user, orgs
 

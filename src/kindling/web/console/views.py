@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from kindling.clock import isoformat
+from kindling.platform.codes import Code
 from kindling.platform.errors import NotFound, ValidationError
 from kindling.platform.pagination import parse_page_size
 from kindling.resources.admin import service as admin
@@ -235,7 +236,7 @@ def application_api_update(page: Page) -> Response:
     api_id = page.path_params["api_id"]
     action = page.value("action")
     if action not in ("authorize", "save", "revoke"):
-        raise ValidationError("unknown action", "INVALID_ACTION")
+        raise ValidationError("unknown action", Code.INVALID_ACTION)
     authorized = action != "revoke"
     admin.set_application_api_access(
         page.ctx.storage, page.ctx.clock, app_id, api_id, authorized, page.values("scope")
@@ -269,7 +270,7 @@ def test_get_token(page: Page) -> Response:
     app_id = page.value("app")
     audience = page.value("audience")
     if not app_id or not audience:
-        raise ValidationError("choose an application and an API", "APPLICATION_REQUIRED")
+        raise ValidationError("choose an application and an API", Code.APPLICATION_REQUIRED)
     app = applications.get_application(page.ctx.storage, app_id)
     body = tokens.mint_token(page.ctx, app_id, [audience], [])
     token = str(body["access_token"])
@@ -458,7 +459,7 @@ def _user_id_for(page: Page, value: str) -> str:
         return value
     found, _ = users.list_users(page.ctx.storage, None, 1, emails=value)
     if not found:
-        raise NotFound(f"No user has the email {value}", "USER_NOT_FOUND")
+        raise NotFound(f"No user has the email {value}", Code.USER_NOT_FOUND)
     return found[0].id
 
 
@@ -466,7 +467,7 @@ def organization_add_member(page: Page) -> Response:
     code = page.path_params["org_code"]
     value = page.value("user")
     if not value:
-        raise ValidationError("give a user id or email", "USER_REQUIRED")
+        raise ValidationError("give a user id or email", Code.USER_REQUIRED)
     user_id = users.get_user(page.ctx.storage, _user_id_for(page, value)).id
     memberships.add_users(page.ctx.storage, page.ctx.clock, code, {"users": [{"id": user_id}]})
     return page.redirect(f"/admin/organizations/{code}", "Added the member.")

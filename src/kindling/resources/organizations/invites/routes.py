@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kindling.platform.codes import Code, derived
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import parse_page_size
@@ -20,7 +21,7 @@ def _bool(call: Call, name: str) -> bool:
         return True
     if raw.lower() in ("false", "0"):
         return False
-    raise ValidationError(f"{name} must be true or false", f"INVALID_{name.upper()}")
+    raise ValidationError(f"{name} must be true or false", derived(f"INVALID_{name.upper()}"))
 
 
 def invite_json(view: service.InviteView, issuer: str) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def get_organization_invites(call: Call) -> dict[str, Any]:
     org_code = call.path["org_code"]
     sort = call.query.get("sort") or "created_on_asc"
     if sort not in service.SORTS:
-        raise ValidationError("sort must be one of " + ", ".join(service.SORTS), "INVALID_SORT")
+        raise ValidationError("sort must be one of " + ", ".join(service.SORTS), Code.INVALID_SORT)
     size = parse_page_size(call.query.get("page_size"))
     revoked = _bool(call, "include_revoked")
     accepted = _bool(call, "include_accepted")

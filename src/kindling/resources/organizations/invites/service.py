@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.ids import invite_code
@@ -46,15 +47,15 @@ class InviteView:
 
 def _roles(value: Any) -> tuple[str, ...]:
     if value is None:
-        raise ValidationError("roles is required", "ROLES_REQUIRED")
+        raise ValidationError("roles is required", Code.ROLES_REQUIRED)
     if not isinstance(value, list):
-        raise ValidationError("roles must be a list of role keys", "INVALID_ROLES")
+        raise ValidationError("roles must be a list of role keys", Code.INVALID_ROLES)
     if len(value) > MAX_ROLES:
-        raise ValidationError(f"at most {MAX_ROLES} roles per invite", "TOO_MANY_ROLES")
+        raise ValidationError(f"at most {MAX_ROLES} roles per invite", Code.TOO_MANY_ROLES)
     keys: list[str] = []
     for item in value:
         if not isinstance(item, str) or not item.strip() or len(item) > ROLE_KEY_MAX:
-            raise ValidationError("each role must be a role key", "INVALID_ROLES")
+            raise ValidationError("each role must be a role key", Code.INVALID_ROLES)
         key = item.strip()
         if key not in keys:
             keys.append(key)
@@ -64,7 +65,7 @@ def _roles(value: Any) -> tuple[str, ...]:
 def create_invite(storage: Storage, clock: Clock, org_code: str, body: Any) -> InviteView:
     """Kinde's ``POST /organization/{org_code}/invites``; all or nothing."""
     if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", "INVALID_BODY")
+        raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
     email = validate_email(body.get("email"))
     first = optional_text(body.get("first_name"), "first_name", NAME_MAX, "FIRST_NAME")
     last = optional_text(body.get("last_name"), "last_name", NAME_MAX, "LAST_NAME")
@@ -82,24 +83,24 @@ def create_invite(storage: Storage, clock: Clock, org_code: str, body: Any) -> I
     try:
         with storage.transaction() as uow:
             if not uow[INVITES_REPO].organization_exists(org_code):
-                raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+                raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
             names = uow[INVITES_REPO].role_names(keys)
             missing = [k for k in keys if k not in names]
             if missing:
-                raise NotFound(f"Role not found: {missing[0]}", "ROLE_NOT_FOUND")
+                raise NotFound(f"Role not found: {missing[0]}", Code.ROLE_NOT_FOUND)
             uow[INVITES_REPO].add(invite)
     except IntegrityViolation:
-        raise AlreadyExists("The invite could not be stored", "INVITE_CONFLICT") from None
+        raise AlreadyExists("The invite could not be stored", Code.INVITE_CONFLICT) from None
     return InviteView(invite, names)
 
 
 def get_invite(storage: Storage, org_code: str, code: str) -> InviteView:
     with storage.read() as uow:
         if not uow[INVITES_REPO].organization_exists(org_code):
-            raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+            raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
         invite = uow[INVITES_REPO].get(org_code, code)
         if invite is None:
-            raise NotFound("Invite not found", "INVITE_NOT_FOUND")
+            raise NotFound("Invite not found", Code.INVITE_NOT_FOUND)
         names = uow[INVITES_REPO].role_names(invite.role_keys)
     return InviteView(invite, names)
 
@@ -107,9 +108,9 @@ def get_invite(storage: Storage, org_code: str, code: str) -> InviteView:
 def revoke_invite(storage: Storage, org_code: str, code: str) -> None:
     with storage.transaction() as uow:
         if not uow[INVITES_REPO].organization_exists(org_code):
-            raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+            raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
         if not uow[INVITES_REPO].revoke(org_code, code):
-            raise NotFound("Invite not found", "INVITE_NOT_FOUND")
+            raise NotFound("Invite not found", Code.INVITE_NOT_FOUND)
 
 
 def list_invites(
@@ -125,7 +126,7 @@ def list_invites(
     field, _, direction = sort.rpartition("_")
     with storage.read() as uow:
         if not uow[INVITES_REPO].organization_exists(org_code):
-            raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+            raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
         rows = uow[INVITES_REPO].list_page(
             org_code,
             field,

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import parse_page_size
@@ -185,7 +186,7 @@ def _permission(permission: MemberPermission, with_roles: bool) -> dict[str, Any
 def get_organization_user_permissions(call: Call) -> dict[str, Any]:
     expand = {p.strip() for p in (call.query.get("expand") or "").split(",") if p.strip()}
     if expand - {"roles"}:
-        raise ValidationError("expand accepts only roles", "INVALID_EXPAND")
+        raise ValidationError("expand accepts only roles", Code.INVALID_EXPAND)
     permissions = service.user_permissions(
         call.ctx.storage, call.path["org_code"], call.path["user_id"]
     )

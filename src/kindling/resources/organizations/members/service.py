@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.pagination import page
@@ -75,11 +76,11 @@ class ActiveWindow:
 
 def _text(value: Any, field: str, max_length: int, code: str) -> str:
     if value is not None and not isinstance(value, str):
-        raise ValidationError(f"{field} must be a string", f"INVALID_{code}")
+        raise ValidationError(f"{field} must be a string", derived(f"INVALID_{code}"))
     if value is None or not value.strip():
-        raise ValidationError(f"{field} is required", f"{code}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{code}_REQUIRED"))
     if len(value) > max_length or any(ord(ch) < 0x20 for ch in value):
-        raise ValidationError(f"{field} is not valid", f"INVALID_{code}")
+        raise ValidationError(f"{field} is not valid", derived(f"INVALID_{code}"))
     return value
 
 
@@ -87,9 +88,11 @@ def _keys(value: Any, field: str, code: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise ValidationError(f"{field} must be a list of keys", f"INVALID_{code}")
+        raise ValidationError(f"{field} must be a list of keys", derived(f"INVALID_{code}"))
     if len(value) > MAX_KEYS_PER_USER:
-        raise ValidationError(f"at most {MAX_KEYS_PER_USER} {field} per user", f"TOO_MANY_{code}")
+        raise ValidationError(
+            f"at most {MAX_KEYS_PER_USER} {field} per user", derived(f"TOO_MANY_{code}")
+        )
     keys = [_text(item, field, KEY_MAX, code) for item in value]
     return tuple(dict.fromkeys(keys))
 
@@ -97,32 +100,34 @@ def _keys(value: Any, field: str, code: str) -> tuple[str, ...]:
 def parse_user_changes(body: Any, allow_remove: bool) -> list[UserChange]:
     """Validate a bulk body ``{"users": [{id, roles, permissions[, operation]}]}``."""
     if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", "INVALID_BODY")
+        raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
     users = body.get("users")
     if users is None:
-        raise ValidationError("users is required", "USERS_REQUIRED")
+        raise ValidationError("users is required", Code.USERS_REQUIRED)
     if not isinstance(users, list):
-        raise ValidationError("users must be a list", "INVALID_USERS")
+        raise ValidationError("users must be a list", Code.INVALID_USERS)
     if not users:
-        raise ValidationError("users must not be empty", "USERS_REQUIRED")
+        raise ValidationError("users must not be empty", Code.USERS_REQUIRED)
     if len(users) > MAX_USERS_PER_REQUEST:
         raise ValidationError(
-            f"at most {MAX_USERS_PER_REQUEST} users per request", "TOO_MANY_USERS"
+            f"at most {MAX_USERS_PER_REQUEST} users per request", Code.TOO_MANY_USERS
         )
     changes: list[UserChange] = []
     seen: set[str] = set()
     for item in users:
         if not isinstance(item, dict):
-            raise ValidationError("each user must be an object", "INVALID_USERS")
+            raise ValidationError("each user must be an object", Code.INVALID_USERS)
         user_id = _text(item.get("id"), "id", ID_MAX, "USER_ID")
         if user_id in seen:
-            raise ValidationError(f"user {user_id} is given twice", "DUPLICATE_USER")
+            raise ValidationError(f"user {user_id} is given twice", Code.DUPLICATE_USER)
         seen.add(user_id)
         remove = False
         if allow_remove:
             operation = item.get("operation")
             if operation not in (None, "delete"):
-                raise ValidationError('operation must be "delete" or absent', "INVALID_OPERATION")
+                raise ValidationError(
+                    'operation must be "delete" or absent', Code.INVALID_OPERATION
+                )
             remove = operation == "delete"
         changes.append(
             UserChange(
@@ -142,7 +147,7 @@ def parse_filter(value: str | None, field: str) -> list[str]:
     items = list(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
     if len(items) > MAX_FILTER_VALUES:
         raise ValidationError(
-            f"at most {MAX_FILTER_VALUES} values in {field}", "TOO_MANY_FILTER_VALUES"
+            f"at most {MAX_FILTER_VALUES} values in {field}", Code.TOO_MANY_FILTER_VALUES
         )
     return items
 
@@ -151,25 +156,25 @@ def parse_sort(value: str | None) -> tuple[str, bool]:
     if value is None:
         return "", False
     if value not in SORTS:
-        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", "INVALID_SORT")
+        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", Code.INVALID_SORT)
     return SORTS[value]
 
 
 def _date_time(value: str | None, field: str) -> datetime:
     if not value:
-        raise ValidationError(f"{field} is required", f"{field.upper()}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{field.upper()}_REQUIRED"))
     text = value.strip()
     # An unencoded "+" in a query string arrives as a space: "…T00:00:00 00:00".
     if re.fullmatch(r".*\d{2}:\d{2}(:\d{2}(\.\d+)?)? \d{2}(:?\d{2})?", text):
         head, _, offset = text.rpartition(" ")
         text = f"{head}+{offset}"
     if not _DATE_TIME.fullmatch(text):
-        raise ValidationError(f"{field} must be an ISO 8601 date-time", "INVALID_DATE_TIME")
+        raise ValidationError(f"{field} must be an ISO 8601 date-time", Code.INVALID_DATE_TIME)
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise ValidationError(
-            f"{field} must be an ISO 8601 date-time", "INVALID_DATE_TIME"
+            f"{field} must be an ISO 8601 date-time", Code.INVALID_DATE_TIME
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
@@ -186,11 +191,11 @@ def parse_active_window(date_time_from: str | None, date_time_to: str | None) ->
         until += timedelta(seconds=1)
     if until < since:
         raise ValidationError(
-            "date_time_to must not be earlier than date_time_from", "INVALID_DATE_TIME_RANGE"
+            "date_time_to must not be earlier than date_time_from", Code.INVALID_DATE_TIME_RANGE
         )
     if until >= since + ACTIVE_WINDOW:
         raise ValidationError(
-            "The date time range must not exceed 3 days", "DATE_TIME_RANGE_TOO_LARGE"
+            "The date time range must not exceed 3 days", Code.DATE_TIME_RANGE_TOO_LARGE
         )
     return ActiveWindow(since, until)
 
@@ -200,21 +205,23 @@ def parse_active_window(date_time_from: str | None, date_time_to: str | None) ->
 
 def _organization(uow: UnitOfWork, org_code: str) -> None:
     if not org_code or uow[MEMBERSHIPS_REPO].get_organization(org_code) is None:
-        raise NotFound("Organization not found", "ORGANIZATION_NOT_FOUND")
+        raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
 
 
 def _member(uow: UnitOfWork, org_code: str, user_id: str) -> None:
     _organization(uow, org_code)
     if not uow[MEMBERSHIPS_REPO].is_member(org_code, user_id):
         if not uow[MEMBERSHIPS_REPO].existing_users([user_id]):
-            raise NotFound("User not found", "USER_NOT_FOUND")
-        raise NotFound("The user is not a member of this organization", "USER_NOT_IN_ORGANIZATION")
+            raise NotFound("User not found", Code.USER_NOT_FOUND)
+        raise NotFound(
+            "The user is not a member of this organization", Code.USER_NOT_IN_ORGANIZATION
+        )
 
 
 def _role(uow: UnitOfWork, role_id: str) -> MemberRole:
     role = uow[MEMBERSHIPS_REPO].get_role(role_id) if role_id else None
     if role is None:
-        raise NotFound("Role not found", "ROLE_NOT_FOUND")
+        raise NotFound("Role not found", Code.ROLE_NOT_FOUND)
     return role
 
 
@@ -226,17 +233,17 @@ def _resolve(
     found = uow[MEMBERSHIPS_REPO].existing_users(ids)
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"User {missing[0]} not found", "USER_NOT_FOUND")
+        raise NotFound(f"User {missing[0]} not found", Code.USER_NOT_FOUND)
     role_keys = list(dict.fromkeys(k for c in changes for k in c.role_keys))
     roles = uow[MEMBERSHIPS_REPO].roles_by_keys(role_keys)
     unknown = [k for k in role_keys if k not in roles]
     if unknown:
-        raise NotFound(f"Role {unknown[0]} not found", "ROLE_NOT_FOUND")
+        raise NotFound(f"Role {unknown[0]} not found", Code.ROLE_NOT_FOUND)
     permission_keys = list(dict.fromkeys(k for c in changes for k in c.permission_keys))
     permissions = uow[MEMBERSHIPS_REPO].permissions_by_keys(permission_keys)
     unknown = [k for k in permission_keys if k not in permissions]
     if unknown:
-        raise NotFound(f"Permission {unknown[0]} not found", "PERMISSION_NOT_FOUND")
+        raise NotFound(f"Permission {unknown[0]} not found", Code.PERMISSION_NOT_FOUND)
     return roles, permissions
 
 
@@ -263,7 +270,7 @@ def _grant(
 
 def _conflict() -> AlreadyExists:
     return AlreadyExists(
-        "The organization membership changed concurrently; retry", "MEMBERSHIP_CONFLICT"
+        "The organization membership changed concurrently; retry", Code.MEMBERSHIP_CONFLICT
     )
 
 
@@ -359,18 +366,18 @@ def add_user_role(
     storage: Storage, clock: Clock, org_code: str, user_id: str, role_id: Any
 ) -> None:
     if not isinstance(role_id, str) or not role_id.strip():
-        raise ValidationError("role_id is required", "ROLE_ID_REQUIRED")
+        raise ValidationError("role_id is required", Code.ROLE_ID_REQUIRED)
     try:
         with storage.transaction() as uow:
             _member(uow, org_code, user_id)
             role = _role(uow, role_id)
             if any(r.id == role.id for r in uow[MEMBERSHIPS_REPO].member_roles(org_code, user_id)):
-                raise AlreadyExists("The user already has this role", "ROLE_ALREADY_ASSIGNED")
+                raise AlreadyExists("The user already has this role", Code.ROLE_ALREADY_ASSIGNED)
             uow[MEMBERSHIPS_REPO].add_member_role(
                 org_code, user_id, role.id, isoformat(clock.now())
             )
     except IntegrityViolation:
-        raise AlreadyExists("The user already has this role", "ROLE_ALREADY_ASSIGNED") from None
+        raise AlreadyExists("The user already has this role", Code.ROLE_ALREADY_ASSIGNED) from None
 
 
 def remove_user_role(storage: Storage, org_code: str, user_id: str, role_id: str) -> None:
@@ -378,7 +385,7 @@ def remove_user_role(storage: Storage, org_code: str, user_id: str, role_id: str
         _member(uow, org_code, user_id)
         _role(uow, role_id)
         if not uow[MEMBERSHIPS_REPO].remove_member_role(org_code, user_id, role_id):
-            raise NotFound("The user does not have this role", "ROLE_NOT_ASSIGNED")
+            raise NotFound("The user does not have this role", Code.ROLE_NOT_ASSIGNED)
 
 
 # --- permissions of a member --------------------------------------------------------
@@ -393,14 +400,14 @@ def user_permissions(storage: Storage, org_code: str, user_id: str) -> list[Memb
 def _permission(uow: UnitOfWork, permission_id: str) -> MemberPermission:
     permission = uow[MEMBERSHIPS_REPO].get_permission(permission_id) if permission_id else None
     if permission is None:
-        raise NotFound("Permission not found", "PERMISSION_NOT_FOUND")
+        raise NotFound("Permission not found", Code.PERMISSION_NOT_FOUND)
     return permission
 
 
 def add_user_permission(storage: Storage, org_code: str, user_id: str, permission_id: Any) -> None:
     if not isinstance(permission_id, str) or not permission_id.strip():
-        raise ValidationError("permission_id is required", "PERMISSION_ID_REQUIRED")
-    exists = AlreadyExists("The user already has this permission", "PERMISSION_ALREADY_ASSIGNED")
+        raise ValidationError("permission_id is required", Code.PERMISSION_ID_REQUIRED)
+    exists = AlreadyExists("The user already has this permission", Code.PERMISSION_ALREADY_ASSIGNED)
     try:
         with storage.transaction() as uow:
             _member(uow, org_code, user_id)
@@ -419,7 +426,7 @@ def remove_user_permission(
         _member(uow, org_code, user_id)
         _permission(uow, permission_id)
         if not uow[MEMBERSHIPS_REPO].remove_member_permission(org_code, user_id, permission_id):
-            raise NotFound("The user does not have this permission", "PERMISSION_NOT_ASSIGNED")
+            raise NotFound("The user does not have this permission", Code.PERMISSION_NOT_ASSIGNED)
 
 
 # --- API scopes of a member ---------------------------------------------------------
@@ -429,14 +436,14 @@ def set_user_api_scope(
     storage: Storage, org_code: str, user_id: str, api_id: str, scope_id: str, granted: bool
 ) -> None:
     """Give (or take) a member one scope of an API; the scope must belong to the API."""
-    exists = AlreadyExists("The user already has this API scope", "SCOPE_ALREADY_ASSIGNED")
+    exists = AlreadyExists("The user already has this API scope", Code.SCOPE_ALREADY_ASSIGNED)
     try:
         with storage.transaction() as uow:
             _member(uow, org_code, user_id)
             if not api_id or uow[APIS_REPO].get(api_id) is None:
-                raise NotFound("API not found", "API_NOT_FOUND")
+                raise NotFound("API not found", Code.API_NOT_FOUND)
             if not any(s.id == scope_id for s in uow[APIS_REPO].scopes(api_id)):
-                raise NotFound("The API has no such scope", "SCOPE_NOT_FOUND")
+                raise NotFound("The API has no such scope", Code.SCOPE_NOT_FOUND)
             held = uow[MEMBERSHIPS_REPO].has_member_api_scope(org_code, user_id, api_id, scope_id)
             if granted:
                 if held:
@@ -445,7 +452,7 @@ def set_user_api_scope(
             elif not uow[MEMBERSHIPS_REPO].remove_member_api_scope(
                 org_code, user_id, api_id, scope_id
             ):
-                raise NotFound("The user does not have this API scope", "SCOPE_NOT_ASSIGNED")
+                raise NotFound("The user does not have this API scope", Code.SCOPE_NOT_ASSIGNED)
     except IntegrityViolation:
         raise exists from None
 
@@ -459,7 +466,7 @@ def user_mfa(storage: Storage, org_code: str, user_id: str) -> OrganizationUserM
         _member(uow, org_code, user_id)
         factors = uow[MEMBERSHIPS_REPO].mfa_factors(org_code, user_id)
     if not factors:
-        raise NotFound("The user has no MFA configured in this organization", "MFA_NOT_FOUND")
+        raise NotFound("The user has no MFA configured in this organization", Code.MFA_NOT_FOUND)
     return factors[0]
 
 
@@ -471,7 +478,7 @@ def reset_user_mfa(
         _member(uow, org_code, user_id)
         deleted = uow[MEMBERSHIPS_REPO].delete_mfa_factors(org_code, user_id, factor_id)
         if factor_id is not None and deleted == 0:
-            raise NotFound("MFA factor not found", "MFA_FACTOR_NOT_FOUND")
+            raise NotFound("MFA factor not found", Code.MFA_FACTOR_NOT_FOUND)
 
 
 # --- users of a role ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.ids import identity_id
@@ -63,13 +64,13 @@ def _object(body: Any) -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", "INVALID_BODY")
+        raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
     return body
 
 
 def _require_user(uow: UnitOfWork, user_id: str) -> None:
     if not user_id or uow[USERS_REPO].seq_of(user_id) is None:
-        raise NotFound("User not found", "USER_NOT_FOUND")
+        raise NotFound("User not found", Code.USER_NOT_FOUND)
 
 
 def _check_user(storage: Storage, user_id: str) -> None:
@@ -92,7 +93,7 @@ def list_identities(
     """One page of the user's identities in creation order (Kinde's id cursors)."""
     if starting_after and ending_before:
         raise ValidationError(
-            "only one of starting_after and ending_before may be given", "TOO_MANY_PARAMETERS"
+            "only one of starting_after and ending_before may be given", Code.TOO_MANY_PARAMETERS
         )
     with storage.read() as uow:
         _require_user(uow, user_id)
@@ -101,13 +102,13 @@ def list_identities(
             after = uow[ACCOUNTS_REPO].identity_seq(user_id, starting_after)
             if after is None:
                 raise ValidationError(
-                    "starting_after is not an identity of this user", "INVALID_STARTING_AFTER"
+                    "starting_after is not an identity of this user", Code.INVALID_STARTING_AFTER
                 )
         if ending_before:
             before = uow[ACCOUNTS_REPO].identity_seq(user_id, ending_before)
             if before is None:
                 raise ValidationError(
-                    "ending_before is not an identity of this user", "INVALID_ENDING_BEFORE"
+                    "ending_before is not an identity of this user", Code.INVALID_ENDING_BEFORE
                 )
         rows = uow[ACCOUNTS_REPO].list_identities(user_id, after, before, IDENTITY_PAGE + 1)
     has_more = len(rows) > IDENTITY_PAGE
@@ -118,16 +119,16 @@ def list_identities(
 
 def _text(value: Any, field: str, max_length: int, code: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValidationError(f"{field} is required", f"{code}_REQUIRED")
+        raise ValidationError(f"{field} is required", derived(f"{code}_REQUIRED"))
     if not isinstance(value, str):
-        raise ValidationError(f"{field} must be a string", f"INVALID_{code}")
+        raise ValidationError(f"{field} must be a string", derived(f"INVALID_{code}"))
     text = value.strip()
     if len(text) > max_length:
         raise ValidationError(
-            f"{field} must be at most {max_length} characters", f"{code}_TOO_LONG"
+            f"{field} must be at most {max_length} characters", derived(f"{code}_TOO_LONG")
         )
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
-        raise ValidationError(f"{field} contains control characters", f"INVALID_{code}")
+        raise ValidationError(f"{field} contains control characters", derived(f"INVALID_{code}"))
     return text
 
 
@@ -136,16 +137,16 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
     data = _object(body)
     kind = data.get("type")
     if kind is None:
-        raise ValidationError("type is required", "IDENTITY_TYPE_REQUIRED")
+        raise ValidationError("type is required", Code.IDENTITY_TYPE_REQUIRED)
     if kind not in IDENTITY_TYPES:
         raise ValidationError(
-            "type must be one of " + ", ".join(IDENTITY_TYPES), "INVALID_IDENTITY_TYPE"
+            "type must be one of " + ", ".join(IDENTITY_TYPES), Code.INVALID_IDENTITY_TYPE
         )
     raw = data.get("value")
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise ValidationError("value is required", "VALUE_REQUIRED")
+        raise ValidationError("value is required", Code.VALUE_REQUIRED)
     if not isinstance(raw, str):
-        raise ValidationError("value must be a string", "INVALID_VALUE")
+        raise ValidationError("value must be a string", Code.INVALID_VALUE)
     connection_id = data.get("connection_id")
     if kind in CONNECTION_TYPES:
         value = _text(raw, "value", EXTERNAL_VALUE_MAX, "VALUE")
@@ -155,13 +156,13 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
         if connection_id is not None:
             raise ValidationError(
                 "connection_id is only for social and enterprise identities",
-                "CONNECTION_ID_NOT_ALLOWED",
+                Code.CONNECTION_ID_NOT_ALLOWED,
             )
         connection = None
     country = data.get("phone_country_id")
     if country is not None and (not isinstance(country, str) or not _COUNTRY.fullmatch(country)):
         raise ValidationError(
-            "phone_country_id must be a country code such as au", "INVALID_PHONE_COUNTRY_ID"
+            "phone_country_id must be a country code such as au", Code.INVALID_PHONE_COUNTRY_ID
         )
     identity = Identity(
         id=identity_id(),
@@ -176,16 +177,16 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
     try:
         with storage.transaction() as uow:
             if not uow[ACCOUNTS_REPO].lock_user(user_id):
-                raise NotFound("User not found", "USER_NOT_FOUND")
+                raise NotFound("User not found", Code.USER_NOT_FOUND)
             if connection is not None and not uow[ACCOUNTS_REPO].connection_exists(connection):
-                raise NotFound("Connection not found", "CONNECTION_NOT_FOUND")
+                raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
             existing = uow[ACCOUNTS_REPO].list_identities(
                 user_id, None, None, MAX_IDENTITIES_PER_USER + 1
             )
             if len(existing) >= MAX_IDENTITIES_PER_USER:
                 raise ValidationError(
                     f"a user can have at most {MAX_IDENTITIES_PER_USER} identities",
-                    "TOO_MANY_IDENTITIES",
+                    Code.TOO_MANY_IDENTITIES,
                 )
             uow[ACCOUNTS_REPO].add_identity(identity)
             current = uow[ACCOUNTS_REPO].primary_identity(user_id, identity.type)
@@ -195,7 +196,7 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
                 identity = replace(identity, is_primary=True)
     except IntegrityViolation:
         raise AlreadyExists(
-            f"This {kind} identity already exists", "IDENTITY_ALREADY_EXISTS"
+            f"This {kind} identity already exists", Code.IDENTITY_ALREADY_EXISTS
         ) from None
     return identity
 
@@ -204,7 +205,7 @@ def get_identity(storage: Storage, identity_id_: str) -> Identity:
     with storage.read() as uow:
         identity = uow[ACCOUNTS_REPO].get_identity(identity_id_)
     if identity is None:
-        raise NotFound("Identity not found", "IDENTITY_NOT_FOUND")
+        raise NotFound("Identity not found", Code.IDENTITY_NOT_FOUND)
     return identity
 
 
@@ -215,16 +216,16 @@ def _locked_identity(uow: UnitOfWork, identity_id_: str) -> Identity:
         identity = uow[ACCOUNTS_REPO].get_identity(identity_id_)
         if identity is not None:
             return identity
-    raise NotFound("Identity not found", "IDENTITY_NOT_FOUND")
+    raise NotFound("Identity not found", Code.IDENTITY_NOT_FOUND)
 
 
 def update_identity(storage: Storage, identity_id_: str, body: Any) -> None:
     """Kinde's ``PATCH /identities/{id}``: only ``is_primary`` can change."""
     data = _object(body)
     if "is_primary" not in data:
-        raise ValidationError("is_primary is required", "NO_FIELDS_TO_UPDATE")
+        raise ValidationError("is_primary is required", Code.NO_FIELDS_TO_UPDATE)
     if not isinstance(data["is_primary"], bool):
-        raise ValidationError("is_primary must be true or false", "INVALID_IS_PRIMARY")
+        raise ValidationError("is_primary must be true or false", Code.INVALID_IS_PRIMARY)
     make_primary = data["is_primary"]
     with storage.transaction() as uow:
         identity = _locked_identity(uow, identity_id_)
@@ -233,7 +234,7 @@ def update_identity(storage: Storage, identity_id_: str, body: Any) -> None:
         elif identity.is_primary:
             raise ValidationError(
                 "a user keeps one primary identity per type: make another one primary instead",
-                "PRIMARY_IDENTITY_REQUIRED",
+                Code.PRIMARY_IDENTITY_REQUIRED,
             )
 
 
@@ -276,7 +277,9 @@ def _check_hash(method: str, value: str) -> None:
     elif method == "sha256":
         ok = _digest(value, 32)
     if not ok:
-        raise ValidationError(f"hashed_password is not a {method} hash", "INVALID_HASHED_PASSWORD")
+        raise ValidationError(
+            f"hashed_password is not a {method} hash", Code.INVALID_HASHED_PASSWORD
+        )
 
 
 def _int_param(data: dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -285,7 +288,7 @@ def _int_param(data: dict[str, Any], name: str, low: int, high: int) -> int | No
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValidationError(
-            f"{name} must be an integer from {low} to {high}", f"INVALID_{name.upper()}"
+            f"{name} must be an integer from {low} to {high}", derived(f"INVALID_{name.upper()}")
         )
     return value
 
@@ -296,10 +299,13 @@ def _str_param(data: dict[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > PARAM_MAX:
         raise ValidationError(
-            f"{name} must be a string of 1 to {PARAM_MAX} characters", f"INVALID_{name.upper()}"
+            f"{name} must be a string of 1 to {PARAM_MAX} characters",
+            derived(f"INVALID_{name.upper()}"),
         )
     if not _PRINTABLE.fullmatch(value):
-        raise ValidationError(f"{name} contains invalid characters", f"INVALID_{name.upper()}")
+        raise ValidationError(
+            f"{name} contains invalid characters", derived(f"INVALID_{name.upper()}")
+        )
     return value
 
 
@@ -323,7 +329,9 @@ def _password_params(method: str, data: dict[str, Any]) -> dict[str, object]:
     position = data.get("salt_position")
     if position is not None:
         if position not in ("prefix", "suffix"):
-            raise ValidationError("salt_position must be prefix or suffix", "INVALID_SALT_POSITION")
+            raise ValidationError(
+                "salt_position must be prefix or suffix", Code.INVALID_SALT_POSITION
+            )
         params["salt_position"] = position
     for name, low, high in (("iterations", 1, 10_000_000), ("rounds", 1, 16), ("mem_cost", 1, 20)):
         number = _int_param(data, name, low, high)
@@ -332,11 +340,13 @@ def _password_params(method: str, data: dict[str, Any]) -> dict[str, object]:
     for name in _REJECTED.get(method, _FIREBASE_ONLY):
         if name in params:
             raise ValidationError(
-                f"{name} cannot be used with {method}", f"{name.upper()}_NOT_ALLOWED"
+                f"{name} cannot be used with {method}", derived(f"{name.upper()}_NOT_ALLOWED")
             )
     for name in _REQUIRED.get(method, ()):
         if name not in params:
-            raise ValidationError(f"{name} is required for {method}", f"{name.upper()}_REQUIRED")
+            raise ValidationError(
+                f"{name} is required for {method}", derived(f"{name.upper()}_REQUIRED")
+            )
     return params
 
 
@@ -345,16 +355,16 @@ def set_password(storage: Storage, clock: Clock, user_id: str, body: Any) -> Non
     data = _object(body)
     hashed = data.get("hashed_password")
     if hashed is None or hashed == "":
-        raise ValidationError("hashed_password is required", "HASHED_PASSWORD_REQUIRED")
+        raise ValidationError("hashed_password is required", Code.HASHED_PASSWORD_REQUIRED)
     if not isinstance(hashed, str):
-        raise ValidationError("hashed_password must be a string", "INVALID_HASHED_PASSWORD")
+        raise ValidationError("hashed_password must be a string", Code.INVALID_HASHED_PASSWORD)
     if len(hashed) > HASH_MAX:
         raise ValidationError(
-            f"hashed_password must be at most {HASH_MAX} characters", "HASHED_PASSWORD_TOO_LONG"
+            f"hashed_password must be at most {HASH_MAX} characters", Code.HASHED_PASSWORD_TOO_LONG
         )
     if not _PRINTABLE.fullmatch(hashed):
         raise ValidationError(
-            "hashed_password contains spaces or control characters", "INVALID_HASHED_PASSWORD"
+            "hashed_password contains spaces or control characters", Code.INVALID_HASHED_PASSWORD
         )
     method = data.get("hashing_method")
     if method is None:
@@ -362,7 +372,7 @@ def set_password(storage: Storage, clock: Clock, user_id: str, body: Any) -> Non
     if method not in HASHING_METHODS:
         raise ValidationError(
             "hashing_method must be one of " + ", ".join(HASHING_METHODS),
-            "INVALID_HASHING_METHOD",
+            Code.INVALID_HASHING_METHOD,
         )
     _check_hash(str(method), hashed)
     params = _password_params(str(method), data)
@@ -406,7 +416,7 @@ def reset_mfa_factor(storage: Storage, user_id: str, factor_id: str) -> None:
     with storage.transaction() as uow:
         _require_user(uow, user_id)
         if not uow[ACCOUNTS_REPO].delete_mfa_factor(user_id, factor_id):
-            raise NotFound("MFA factor not found", "MFA_FACTOR_NOT_FOUND")
+            raise NotFound("MFA factor not found", Code.MFA_FACTOR_NOT_FOUND)
 
 
 def user_sessions(storage: Storage, user_id: str) -> tuple[list[UserSession], bool]:

@@ -5,6 +5,7 @@ from typing import Any
 
 import msgspec
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import Call, Param, Router
 from kindling.platform.pagination import parse_page_size
@@ -29,12 +30,12 @@ _DEEP = re.compile(r"properties\[([^\[\]]+)\](?:\[\d*\])?")
 def _add(found: dict[str, list[str]], key: str, value: Any) -> None:
     values = value if isinstance(value, list) else [value]
     if not values:
-        raise ValidationError("a property filter needs at least one value", "INVALID_PROPERTIES")
+        raise ValidationError("a property filter needs at least one value", Code.INVALID_PROPERTIES)
     for item in values:
         if not isinstance(item, str):
             raise ValidationError(
                 "properties must map property keys to strings or lists of strings",
-                "INVALID_PROPERTIES",
+                Code.INVALID_PROPERTIES,
             )
         bucket = found.setdefault(key, [])
         if item not in bucket:
@@ -53,10 +54,10 @@ def parse_properties(call: Call) -> dict[str, list[str]]:
         except msgspec.DecodeError:
             raise ValidationError(
                 "properties must be a JSON object or properties[key]=value pairs",
-                "INVALID_PROPERTIES",
+                Code.INVALID_PROPERTIES,
             ) from None
         if not isinstance(decoded, dict):
-            raise ValidationError("properties must be a JSON object", "INVALID_PROPERTIES")
+            raise ValidationError("properties must be a JSON object", Code.INVALID_PROPERTIES)
         inner = decoded.get("properties")
         if len(decoded) == 1 and isinstance(inner, dict):
             decoded = inner
@@ -67,7 +68,7 @@ def parse_properties(call: Call) -> dict[str, list[str]]:
         if match is None:
             continue
         if "\x00" in name or "\x00" in value:
-            raise ValidationError("properties contain a NUL character", "INVALID_PARAMETER")
+            raise ValidationError("properties contain a NUL character", Code.INVALID_PARAMETER)
         _add(found, match.group(1), value)
     return found
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
 from kindling.platform.storage import Storage
 from kindling.resources.users.model import Identity, User, normalize_identity
@@ -41,7 +42,9 @@ def parse_expand(raw: str | None) -> set[str]:
     wanted = {p.strip() for p in (raw or "").split(",") if p.strip()}
     unknown = wanted - EXPANSIONS
     if unknown:
-        raise ValidationError(f"expand accepts {', '.join(sorted(EXPANSIONS))}", "INVALID_EXPAND")
+        raise ValidationError(
+            f"expand accepts {', '.join(sorted(EXPANSIONS))}", Code.INVALID_EXPAND
+        )
     return wanted
 
 
@@ -50,36 +53,36 @@ def _query(raw: str | None) -> tuple[list[str], str | None]:
     if not text or text == "*":
         return [], None
     if any(ord(ch) < 0x20 for ch in text):
-        raise ValidationError("query contains control characters", "INVALID_QUERY")
+        raise ValidationError("query contains control characters", Code.INVALID_QUERY)
     if _EMAIL.fullmatch(text):
         if len(text) > TERM_MAX:
-            raise ValidationError("query is too long", "QUERY_TOO_LONG")
+            raise ValidationError("query is too long", Code.QUERY_TOO_LONG)
         return [], normalize_identity("email", text)
     terms = text.split()
     if len(terms) > MAX_TERMS or any(len(t) > TERM_MAX for t in terms):
-        raise ValidationError("query is too long", "QUERY_TOO_LONG")
+        raise ValidationError("query is too long", Code.QUERY_TOO_LONG)
     return terms, None
 
 
 def _scopes(raw: str | None) -> list[str]:
     keys = [k.strip() for k in (raw or "").split(",") if k.strip()]
     if len(keys) > MAX_FILTERS:
-        raise ValidationError(f"at most {MAX_FILTERS} api_scopes", "TOO_MANY_FILTER_VALUES")
+        raise ValidationError(f"at most {MAX_FILTERS} api_scopes", Code.TOO_MANY_FILTER_VALUES)
     return list(dict.fromkeys(keys))
 
 
 def check_properties(properties: dict[str, list[str]]) -> dict[str, list[str]]:
     if len(properties) > MAX_FILTERS or sum(len(v) for v in properties.values()) > MAX_FILTERS:
         raise ValidationError(
-            f"at most {MAX_FILTERS} property filter values", "TOO_MANY_FILTER_VALUES"
+            f"at most {MAX_FILTERS} property filter values", Code.TOO_MANY_FILTER_VALUES
         )
     for key, values in properties.items():
         if not key or not values:
             raise ValidationError(
-                "each property filter needs a key and values", "INVALID_PROPERTIES"
+                "each property filter needs a key and values", Code.INVALID_PROPERTIES
             )
         if any(len(v) > FILTER_VALUE_MAX for v in values):
-            raise ValidationError("a property filter value is too long", "INVALID_PROPERTIES")
+            raise ValidationError("a property filter value is too long", Code.INVALID_PROPERTIES)
     return properties
 
 
@@ -95,7 +98,7 @@ def search_users(
 ) -> list[SearchResult]:
     if starting_after and ending_before:
         raise ValidationError(
-            "only one of starting_after and ending_before may be given", "TOO_MANY_PARAMETERS"
+            "only one of starting_after and ending_before may be given", Code.TOO_MANY_PARAMETERS
         )
     terms, exact_email = _query(query)
     scopes = _scopes(api_scopes)
@@ -105,16 +108,18 @@ def search_users(
         if starting_after:
             after = uow[USERS_REPO].seq_of(starting_after)
             if after is None:
-                raise ValidationError("starting_after is not a user id", "INVALID_STARTING_AFTER")
+                raise ValidationError(
+                    "starting_after is not a user id", Code.INVALID_STARTING_AFTER
+                )
         if ending_before:
             before = uow[USERS_REPO].seq_of(ending_before)
             if before is None:
-                raise ValidationError("ending_before is not a user id", "INVALID_ENDING_BEFORE")
+                raise ValidationError("ending_before is not a user id", Code.INVALID_ENDING_BEFORE)
         if filters:
             known = uow[USERS_REPO].properties_exist(list(filters))
             unknown = [k for k in filters if k not in known]
             if unknown:
-                raise ValidationError(f"Property not found: {unknown[0]}", "PROPERTY_NOT_FOUND")
+                raise ValidationError(f"Property not found: {unknown[0]}", Code.PROPERTY_NOT_FOUND)
         users = uow[USERS_REPO].search(
             after,
             before,
