@@ -274,7 +274,7 @@ def classify(frames: list[str], repo: Path, cache: dict[str, list[str]]) -> str:
                 path == "kindling/oauth/server.py" and "_encode" in src
             ):
                 return "JSON encode + base64url (token, response)"
-            if path.startswith(("kindling/storage/", "kindling/services/clients.py")):
+            if path.startswith(("kindling/platform/engine.py", "kindling/resources/")):
                 return "SQLite lookup (queries, row → objects)"
             if path == "kindling/crypto/client_secrets.py":
                 return "client secret HMAC"
@@ -284,8 +284,13 @@ def classify(frames: list[str], repo: Path, cache: dict[str, list[str]]) -> str:
                 if "uuid" in src:
                     return "uuid4 (jti)"
                 return "claims / grant validation (our code)"
-            if path in ("kindling/web/token.py", "kindling/oauth/server.py", "kindling/web/app.py"):
-                return "token endpoint glue (web/token.py, server.py)"
+            if path in (
+                "kindling/web/token.py",
+                "kindling/oauth/server.py",
+                "kindling/web/app.py",
+                "kindling/web/pipeline.py",
+            ):
+                return "token endpoint glue (web/token.py, server.py, pipeline.py)"
             return "other Kindling code"
         if path == "uuid.py":
             return "uuid4 (jti)"
