@@ -55,7 +55,11 @@ class ApiRepository(Protocol):
         """Delete a scope and its grants; False if absent."""
 
     def applications(self, api_id: str) -> list[Application]:
-        """Return the applications authorized for the API, in authorization order."""
+        """Return the applications authorized for the API, by authorization time.
+
+        Applications authorized at the same instant (one batch request) come in the
+        order the applications were created.
+        """
 
     def authorize(self, api_id: str, application_id: str, now: str) -> bool:
         """Authorize an application; return False if it already was."""

@@ -141,7 +141,7 @@ class SqlApiRepository:
         self._s.executemany(
             "INSERT INTO api_application_scopes (api_id, application_id, scope_id) "
             "VALUES (?, ?, ?)",
-            [(api_id, application_id, sid) for sid in scope_ids if sid not in existing],
+            [(api_id, application_id, s) for s in dict.fromkeys(scope_ids) if s not in existing],
         )
 
     def revoke_scope(self, api_id: str, application_id: str, scope_id: str) -> bool:
