@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -22,6 +23,29 @@ from psycopg_pool import ConnectionPool
 
 Row = Mapping[str, Any]
 Params = Sequence[Any]
+
+
+#: SQL name of the Unicode case fold registered on every SQLite connection.
+SQLITE_FOLD = "kindling_fold"
+
+
+def fold_case(text: str) -> str:
+    """Unicode case-insensitive form of a text: NFC, then ``str.casefold``.
+
+    SQLite's built-in ``LOWER()`` and ``LIKE`` fold only ASCII letters, so ``ÉMILE``
+    would not match ``émile`` (PostgreSQL's ``lower()`` folds them). This is registered
+    as the deterministic SQL function ``kindling_fold`` on every SQLite connection.
+    It is a Python callback, so it costs more than the C ``LOWER()``. Measured
+    in-process with ``SqlUserRepository.search`` over 10,000 users (best of 15): a
+    term matching nothing (a full scan, up to two calls per row) went from about 4 ms
+    to about 9.5 ms; a term filling a page of 50 from about 1.1 ms to about 1.8 ms.
+    """
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _sql_fold(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
+    """``kindling_fold(x)``: ``fold_case`` for text; NULL and other values unchanged."""
+    return fold_case(value) if isinstance(value, str) else value
 
 
 class IntegrityViolation(Exception):
@@ -129,6 +153,7 @@ class SqliteEngine:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=10000")
+            conn.create_function(SQLITE_FOLD, 1, _sql_fold, deterministic=True)
             self._local.conn = conn
             self._local.serial = next(self._serials)
             with self._lock:

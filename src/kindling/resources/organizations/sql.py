@@ -109,7 +109,21 @@ class SqlOrganizationRepository:
         return changed > 0
 
     def delete(self, code: str) -> bool:
-        # Every table that names an organization references it ON DELETE CASCADE.
+        """Delete the organization and everything hanging off it.
+
+        Tables that reference ``organizations`` go ON DELETE CASCADE (memberships and
+        their roles, permissions and API scopes, invites, logos, connections, property
+        and flag values). Two name the organization without a foreign key and are
+        removed here, in the same transaction: members' organization-level MFA factors
+        (``remove_member`` deletes them too) and user sessions signed in to the
+        organization (Kinde's session ``org_code``): a session cannot outlive the
+        organization it was authenticated for. Environment-level factors and sessions
+        (``org_code`` NULL) and those of other organizations stay.
+        """
+        if not self.exists(code):
+            return False
+        self._s.execute("DELETE FROM user_mfa_factors WHERE org_code = ?", (code,))
+        self._s.execute("DELETE FROM user_sessions WHERE org_code = ?", (code,))
         return self._s.execute("DELETE FROM organizations WHERE code = ?", (code,)) > 0
 
     def list_page(self, after: int | None, limit: int) -> list[tuple[int, Organization]]:

@@ -48,3 +48,18 @@ def normalize_identity(kind: str, value: str) -> str:
     """The form on which identities are unique: NFC, trimmed, case-folded (not phones)."""
     text = unicodedata.normalize("NFC", value).strip()
     return text if kind == "phone" else text.casefold()
+
+
+def identity_key(kind: str, value: str, connection_id: str | None = None) -> str:
+    """The value stored in ``user_identities.normalized``, unique per identity type.
+
+    Email, username and phone are unique on their normalized form; social and
+    enterprise identities (Kinde's ``POST /users/{id}/identities`` with a
+    ``connection_id``) are unique per connection, so the connection is part of the key.
+    Every writer of identities (user creation, bulk import, the Identities resource)
+    must use this one function, or the unique index would compare unlike values.
+    """
+    normalized = normalize_identity(kind, value)
+    if connection_id:
+        return f"{connection_id}:{normalized}"
+    return normalized

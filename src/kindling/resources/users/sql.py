@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kindling.platform.engine import Row, Session
-from kindling.resources.users.model import Identity, User, normalize_identity
+from kindling.platform.engine import SQLITE_FOLD, Row, Session, fold_case
+from kindling.resources.users.model import Identity, User, identity_key, normalize_identity
 
 _COLUMNS = (
     "seq, id, provided_id, email, username, phone, first_name, last_name, picture, "
@@ -39,6 +39,9 @@ _IDENTITY_INSERT_COLUMNS = (
     "is_verified",
     "is_primary",
     "created_on",
+    "connection_id",
+    "total_logins",
+    "last_login_on",
 )
 
 
@@ -102,7 +105,11 @@ class SqlUserRepository:
         self.add_many([user])
 
     def add_many(self, users: Sequence[User]) -> None:
-        """Insert users and their identities with the engine's bulk path (COPY on PostgreSQL)."""
+        """Insert users and their identities with the engine's bulk path (COPY on PostgreSQL).
+
+        Identities are stored whole (connection and login counters included) and keyed
+        with ``identity_key``, the same uniqueness rule as ``AccountRepository.add_identity``.
+        """
         self._s.bulk_insert(
             "users",
             _USER_INSERT_COLUMNS,
@@ -135,10 +142,13 @@ class SqlUserRepository:
                     u.id,
                     i.type,
                     i.value,
-                    normalize_identity(i.type, i.value),
+                    identity_key(i.type, i.value, i.connection_id),
                     i.is_verified,
                     i.is_primary,
                     i.created_on,
+                    i.connection_id,
+                    i.total_logins,
+                    i.last_login_on,
                 )
                 for u in users
                 for i in u.identities
@@ -267,12 +277,18 @@ class SqlUserRepository:
                 "WHERE type = 'email' AND normalized = ?)"
             )
             params.append(exact_email)
+        # Names match case-insensitively for every letter: PostgreSQL's lower() folds
+        # Unicode, SQLite's folds ASCII only, so on SQLite both the column and the term
+        # go through the engine's Unicode case fold (``fold_case``, registered as a
+        # SQL function on every connection).
+        sqlite = self._s.dialect == "sqlite"
+        fold_sql = SQLITE_FOLD if sqlite else "LOWER"
         for term in terms:
-            lowered = "%" + _like_escape(term.lower()) + "%"
+            lowered = "%" + _like_escape(fold_case(term) if sqlite else term.lower()) + "%"
             folded = "%" + _like_escape(normalize_identity("email", term)) + "%"
             where.append(
-                "(u.id = ? OR LOWER(u.first_name) LIKE ? ESCAPE '!' "
-                "OR LOWER(u.last_name) LIKE ? ESCAPE '!' "
+                f"(u.id = ? OR {fold_sql}(u.first_name) LIKE ? ESCAPE '!' "
+                f"OR {fold_sql}(u.last_name) LIKE ? ESCAPE '!' "
                 "OR u.id IN (SELECT user_id FROM user_identities "
                 "WHERE normalized LIKE ? ESCAPE '!'))"
             )

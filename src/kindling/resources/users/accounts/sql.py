@@ -7,24 +7,12 @@ from typing import Any
 
 from kindling.platform.engine import Row, Session
 from kindling.resources.users.accounts.model import MfaFactor, PasswordHash, UserSession
-from kindling.resources.users.model import Identity, normalize_identity
+from kindling.resources.users.model import Identity, identity_key
 from kindling.resources.users.sql import IDENTITY_COLUMNS, identity_from_row
 
 _IDENTITY_COLUMNS = "seq, " + IDENTITY_COLUMNS
 #: Identity types mirrored into a column of ``users`` (the user's primary one).
 USER_COLUMNS = {"email": "email", "username": "username", "phone": "phone"}
-
-
-def identity_key(kind: str, value: str, connection_id: str | None = None) -> str:
-    """The value identities are unique on (per type).
-
-    Email, username and phone use the same normalized form as user creation; social
-    and enterprise identities are unique per connection.
-    """
-    normalized = normalize_identity(kind, value)
-    if connection_id:
-        return f"{connection_id}:{normalized}"
-    return normalized
 
 
 def _factor(row: Row) -> MfaFactor:
