@@ -11,6 +11,8 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "./kindling-data"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: ``text`` or ``json`` (one JSON object per log line); see ``kindling.web.logs``.
+DEFAULT_LOG_FORMAT = "text"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Settings:
     claims_hook: str | None = None
     #: When set, application property values are added to M2M tokens under this claim.
     app_properties_claim: str | None = None
+    #: How ``kindling serve`` writes log lines: ``text`` or ``json`` (``KINDLING_LOG_FORMAT``).
+    log_format: str = DEFAULT_LOG_FORMAT
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -44,6 +48,7 @@ class Settings:
             "master_key": env.get("KINDLING_MASTER_KEY") or None,
             "claims_hook": env.get("KINDLING_TOKEN_CLAIMS_HOOK") or None,
             "app_properties_claim": env.get("KINDLING_APP_PROPERTIES_CLAIM") or None,
+            "log_format": (env.get("KINDLING_LOG_FORMAT") or DEFAULT_LOG_FORMAT).lower(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -1,7 +1,10 @@
 """``kindling serve``: first-run setup, TLS, the banner, and uvicorn.
 
 Worker processes are started by uvicorn from ``kindling.web.asgi:from_env``;
-they read the same ``KINDLING_*`` settings, which ``run`` exports.
+they read the same ``KINDLING_*`` settings, which ``run`` exports. Logging is
+configured through uvicorn's ``log_config`` (``kindling.web.logs.logging_config``),
+which uvicorn applies in every worker process too; the access log is written by
+the request pipeline (``kindling.web.pipeline``), so uvicorn's own is off.
 """
 
 import os
@@ -15,6 +18,7 @@ from kindling.config import Settings
 from kindling.context import build_context
 from kindling.crypto.tls import TLSFiles, ensure_local_tls
 from kindling.resources.admin.service import OWNER_USERNAME
+from kindling.web.logs import logging_config
 
 
 def _tls_files(settings: Settings, password: str) -> TLSFiles | None:
@@ -89,6 +93,8 @@ def banner(result: BootstrapResult, settings: Settings, tls: TLSFiles | None) ->
 
 
 def run(settings: Settings, access_log: bool = True) -> None:
+    """Set up, print the banner and serve; ``access_log`` turns the pipeline's access log on."""
+    log_config = logging_config(settings.log_format, access_log)
     ctx = build_context(settings)
     try:
         issuer = settings.public_issuer()
@@ -111,7 +117,9 @@ def run(settings: Settings, access_log: bool = True) -> None:
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
         ssl_keyfile_password=tls.key_password if tls else None,
-        access_log=access_log,
+        # The request pipeline writes the access log (with request ids), not uvicorn.
+        access_log=False,
+        log_config=log_config,
         proxy_headers=False,
         server_header=False,
         log_level="info",

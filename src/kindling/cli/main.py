@@ -22,6 +22,7 @@ from kindling.platform.errors import KindlingError
 from kindling.resources.apis.repository import APIS_REPO
 from kindling.resources.applications.repository import APPLICATIONS_REPO
 from kindling.resources.environment.repository import ENVIRONMENT_REPO
+from kindling.web.logs import LOG_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +86,12 @@ def cli() -> None:
 )
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    envvar="KINDLING_LOG_FORMAT",
+    help="Log lines as text, or one JSON object per line [default: text].",
+)
 def serve(
     data_dir: Path,
     host: str,
@@ -96,6 +103,7 @@ def serve(
     tls_hostnames: tuple[str, ...],
     workers: int,
     access_log: bool,
+    log_format: str | None,
 ) -> None:
     """Run the server (creates everything it needs on first run)."""
     from kindling.serve import run
@@ -112,6 +120,7 @@ def serve(
         tls_key=tls_key,
         tls_hostnames=tls_hostnames,
         workers=workers,
+        log_format=log_format.lower() if log_format else None,
     )
     try:
         run(settings, access_log=access_log)

@@ -4,8 +4,13 @@
 everything else goes through Starlette: discovery and JWKS, and the Management
 API under ``/api/v1``. Unknown routes answer Kinde's ``not_found_response``, and
 every response is ``application/json``.
+
+``create_app`` wraps all of it in the request pipeline (``kindling.web.pipeline``):
+every request to every entry point gets an ``X-Request-ID``, an access-log line
+and the configured hooks.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,9 +37,10 @@ from kindling.web.management import (
     json_response,
     not_found_route_response,
 )
+from kindling.web.pipeline import TOKEN_PATH, PipelineHook, RequestPipeline
 from kindling.web.token import Receive, Scope, Send, TokenASGI
 
-TOKEN_PATH = "/oauth2/token"
+__all__ = ["TOKEN_PATH", "KindlingApp", "create_app", "management_operations"]
 
 
 def management_operations() -> list[Operation]:
@@ -134,5 +140,9 @@ class KindlingApp:
         await self.starlette(scope, receive, send)
 
 
-def create_app(ctx: Context) -> KindlingApp:
-    return KindlingApp(ctx)
+def create_app(ctx: Context, hooks: Sequence[PipelineHook] = ()) -> RequestPipeline:
+    """The application behind the request pipeline; ``hooks`` plug into every request.
+
+    No hooks by default; rate limiting, audit and metrics add theirs here.
+    """
+    return RequestPipeline(KindlingApp(ctx), hooks)
