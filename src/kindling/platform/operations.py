@@ -2,18 +2,19 @@
 
 A resource's ``routes`` module declares its operations with ``Router.operation``:
 Kinde's method and path, the scope the operation requires (``x-scope``), the exact
-2xx status, the typed query parameters and the declared error statuses. The web
-layer (``kindling.web.management``) turns the declarations into routes, and the
-same declarations feed our OpenAPI document, the Postman export and the console.
-Handlers receive a ``Call`` and return the JSON payload; they never see the web
-framework.
+2xx status, the typed query parameters (``kindling.platform.params``) and the
+declared error statuses. The web layer (``kindling.web.management``) turns the
+declarations into routes, and the same declarations feed our OpenAPI document, the
+Postman export and the console. Handlers receive a ``Call`` and return the JSON
+payload; they never see the web framework, and read query parameters already
+checked and converted (``call.param(PAGE_SIZE)`` is an ``int``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -21,20 +22,13 @@ from kindling.oauth.bearer import Principal
 from kindling.platform.codes import Code
 from kindling.platform.context import Context
 from kindling.platform.errors import ValidationError
+from kindling.platform.params import QueryParam, convert_query
 
 _decoder = msgspec.json.Decoder()
+T = TypeVar("T")
 
 
 JSON_MEDIA = "application/json"
-
-
-@dataclass(frozen=True)
-class Param:
-    """A declared query parameter (``kind`` is the OpenAPI type)."""
-
-    name: str
-    kind: str = "string"
-    required: bool = False
 
 
 @dataclass
@@ -44,6 +38,7 @@ class Call:
     ctx: Context
     principal: Principal
     path: dict[str, str]
+    #: The declared query parameters' text as sent (see ``param`` for their values).
     query: dict[str, str]
     raw_body: bytes
     #: Request headers, lower-cased names (e.g. ``content-type`` for multipart bodies).
@@ -52,6 +47,20 @@ class Call:
     query_items: list[tuple[str, str]] = field(default_factory=list)
     #: The peer address as the server saw it (no proxy headers are trusted).
     client_ip: str | None = None
+    #: The declared query parameters, converted (``bind_query``) before the handler runs.
+    params: dict[QueryParam[Any], Any] = field(default_factory=dict)
+
+    def bind_query(self, declared: tuple[QueryParam[Any], ...]) -> None:
+        """Check and convert the declared parameters; a bad one raises its Kinde code."""
+        self.params = convert_query(declared, self.query)
+
+    def param(self, declared: QueryParam[T]) -> T:
+        """The converted value of a parameter the operation declared."""
+        try:
+            value: T = self.params[declared]
+        except KeyError:
+            raise LookupError(f"{declared.name} is not a declared parameter") from None
+        return value
 
     def json(self, required: bool = True) -> Any:
         """The JSON body; a missing body is ``{}`` unless ``required``."""
@@ -85,7 +94,7 @@ class Operation:
     handler: Handler
     operation_id: str
     tag: str
-    query: tuple[Param, ...] = ()
+    query: tuple[QueryParam[Any], ...] = ()
     body: bool = False
     declared_errors: frozenset[int] = field(default_factory=frozenset)
     #: Public operations (``POST /api_keys/verify``) take no bearer token.
@@ -123,11 +132,15 @@ class Router:
         scope: str | None,
         status: int = 200,
         operation_id: str,
-        query: tuple[Param, ...] = (),
+        query: tuple[QueryParam[Any], ...] = (),
         body: bool = False,
         errors: tuple[int, ...] = (),
         public: bool = False,
     ) -> Callable[[Handler], Handler]:
+        names = [param.name for param in query]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{method} {path} declares a query parameter twice")
+
         def register(handler: Handler) -> Handler:
             self.operations.append(
                 Operation(

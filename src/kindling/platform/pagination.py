@@ -5,13 +5,17 @@ Kinde pages with ``page_size`` (default 10, at most 500) and an opaque
 it belongs to, MAC'd with a key derived from the master key, so a tampered or
 foreign token is refused with 400 instead of silently paging elsewhere. Keyset
 pagination costs the same on page 10,000 as on page 1 (no OFFSET scan).
+
+``keyset_page`` is the one way a listing route turns ``sort`` / ``page_size`` /
+``next_token`` into a page: it decodes the incoming token against the listing (and
+sort) it must belong to, runs the fetch, and encodes the next token the same way.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import msgspec
@@ -26,18 +30,25 @@ TAG_SIZE = 12
 MAX_PAGE_SIZE = 500
 
 
-def parse_page_size(raw: str | None) -> int:
+def parse_page_size(
+    raw: str | None, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
+) -> int:
+    """Kinde's ``page_size``: absent or blank is ``default``; 1..``maximum`` otherwise.
+
+    A non-integer or a size below 1 is ``INVALID_PAGE_SIZE``; above the maximum,
+    ``PAGE_SIZE_LIMIT_EXCEEDED`` (Kinde's two codes for the parameter).
+    """
     if raw is None or raw == "":
-        return DEFAULT_PAGE_SIZE
+        return default
     try:
         size = int(raw)
     except ValueError:
         raise ValidationError("page_size must be an integer", Code.INVALID_PAGE_SIZE) from None
     if size < 1:
         raise ValidationError("page_size must be at least 1", Code.INVALID_PAGE_SIZE)
-    if size > MAX_PAGE_SIZE:
+    if size > maximum:
         raise ValidationError(
-            f"page_size cannot be greater than {MAX_PAGE_SIZE}", Code.PAGE_SIZE_LIMIT_EXCEEDED
+            f"page_size cannot be greater than {maximum}", Code.PAGE_SIZE_LIMIT_EXCEEDED
         )
     return size
 
@@ -109,3 +120,46 @@ def page(rows: Sequence[tuple[P, T]], size: int) -> tuple[list[T], P | None]:
     if len(rows) > size:
         return [item for _, item in rows[:size]], rows[size - 1][0]
     return [item for _, item in rows], None
+
+
+Keyed = tuple[str, int]
+#: ``(after, page size) -> (page, position of its last item if more follow)`` in creation order.
+SequenceFetch = Callable[[int | None, int], tuple[list[T], int | None]]
+#: The same for a listing ordered by a sort key: positions are ``(sort key, sequence)``.
+KeyedFetch = Callable[[Keyed | None, int], tuple[list[T], Keyed | None]]
+#: A keyed fetch for one of the listing's ``sort`` values (the value is its first argument).
+SortedFetch = Callable[[str, Keyed | None, int], tuple[list[T], Keyed | None]]
+
+
+def keyset_page(
+    cursors: CursorCodec,
+    listing: str,
+    size: int,
+    token: str | None,
+    *,
+    sort: str | None = None,
+    by_sequence: SequenceFetch[T] | None = None,
+    by_sort: SortedFetch[T] | None = None,
+    by_key: KeyedFetch[T] | None = None,
+) -> tuple[list[T], str | None]:
+    """One page of a keyset listing and the ``next_token`` of the page after it (or None).
+
+    ``listing`` names the query and everything that narrows it (e.g. ``roles`` or
+    ``role_permissions|<role id>``). With a ``sort`` the page comes from ``by_sort`` and
+    its token is bound to ``listing|sort``; without one, from ``by_sequence`` (creation
+    order) or else ``by_key``, bound to ``listing``. A token therefore only pages the
+    listing and the order it came from: any other use is ``INVALID_NEXT_TOKEN``.
+    """
+    if sort is not None:
+        if by_sort is None:
+            raise TypeError(f"the {listing} listing has no sorted fetch")
+        bound = f"{listing}|{sort}"
+        items, key = by_sort(sort, cursors.decode_keyed(bound, token), size)
+        return items, None if key is None else cursors.encode(bound, key)
+    if by_sequence is not None:
+        items, position = by_sequence(cursors.decode(listing, token), size)
+        return items, None if position is None else cursors.encode(listing, position)
+    if by_key is None:
+        raise TypeError(f"the {listing} listing has no unsorted fetch")
+    items, key = by_key(cursors.decode_keyed(listing, token), size)
+    return items, None if key is None else cursors.encode(listing, key)

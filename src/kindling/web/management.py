@@ -18,11 +18,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kindling.oauth.bearer import BearerError, Principal, authenticate_bearer, require_scope
-from kindling.platform.codes import Code, derived
+from kindling.platform.codes import Code
 from kindling.platform.context import Context
 from kindling.platform.errors import KindlingError, ValidationError
 from kindling.platform.operations import JSON_MEDIA, Call, Operation
-from kindling.resources.applications.repository import APPLICATIONS_REPO
+from kindling.platform.params import read_query
+from kindling.resources.applications.service import application_exists
 
 log = logging.getLogger("kindling.api")
 MAX_JSON_BODY = 1_048_576
@@ -54,22 +55,8 @@ def not_found_route_response() -> Response:
 
 
 def _query(request: Request, op: Operation) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for param in op.query:
-        items = request.query_params.getlist(param.name)
-        if len(items) > 1:
-            raise ValidationError(f"{param.name} is repeated", Code.REPEATED_PARAMETER)
-        if items:
-            if "\x00" in items[0]:
-                raise ValidationError(
-                    f"{param.name} contains a NUL character", Code.INVALID_PARAMETER
-                )
-            values[param.name] = items[0]
-        elif param.required:
-            raise ValidationError(
-                f"{param.name} is required", derived(f"{param.name.upper()}_REQUIRED")
-            )
-    return values
+    """The declared query parameters' text (repeats, NULs and missing required refused)."""
+    return read_query(op.query, request.query_params.getlist)
 
 
 def confine_to_organization(op: Operation, call: Call) -> None:
@@ -96,19 +83,21 @@ def confine_to_organization(op: Operation, call: Call) -> None:
 
 
 def _run(op: Operation, call: Call) -> Any:
-    """Check the calling application still exists, then run the handler (worker thread)."""
+    """Check the calling application still exists, convert the declared query parameters
+    (their errors come after the token's), then run the handler (worker thread)."""
     if op.public:
+        call.bind_query(op.query)
         return op.handler(call)
     confine_to_organization(op, call)
-    with call.ctx.storage.read() as uow:
-        if uow[APPLICATIONS_REPO].get(call.principal.client_id) is None:
-            raise BearerError(
-                401,
-                Code.INVALID_TOKEN,
-                "The application of this token no longer exists",
-                "invalid_token",
-                "kindling",
-            )
+    if not application_exists(call.ctx.storage, call.principal.client_id):
+        raise BearerError(
+            401,
+            Code.INVALID_TOKEN,
+            "The application of this token no longer exists",
+            "invalid_token",
+            "kindling",
+        )
+    call.bind_query(op.query)
     return op.handler(call)
 
 

@@ -2,14 +2,19 @@
 
 from typing import Any
 
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.params import PAGE_SIZE, STARTING_AFTER, Query
 from kindling.platform.render import compact, success
 from kindling.resources.api_keys import service
 from kindling.resources.api_keys.model import ApiKey
 
 router = Router("API Keys")
 _NULLABLE = ("key_suffix", "last_verified_on", "last_verified_ip", "created_by")
+#: Kinde refuses blank filters here (``INVALID_KEY_TYPE``, ``INVALID_STATUS``).
+KEY_TYPE = Query.enum("key_type", ("organization", "user"), blank_is_absent=False)
+STATUS = Query.enum("status", service.STATUSES, blank_is_absent=False)
+USER_ID = Query.string("user_id")
+ORG_CODE = Query.string("org_code")
 
 
 def _item(key: ApiKey, detail: bool = False) -> dict[str, Any]:
@@ -42,25 +47,17 @@ def _item(key: ApiKey, detail: bool = False) -> dict[str, Any]:
     "/api_keys",
     scope="read:api_keys",
     operation_id="getApiKeys",
-    query=(
-        Param("page_size", "integer"),
-        Param("starting_after"),
-        Param("key_type"),
-        Param("status"),
-        Param("user_id"),
-        Param("org_code"),
-    ),
+    query=(PAGE_SIZE, STARTING_AFTER, KEY_TYPE, STATUS, USER_ID, ORG_CODE),
 )
 def get_api_keys(call: Call) -> dict[str, Any]:
-    q = call.query
     keys, has_more = service.list_api_keys(
         call.ctx.storage,
-        q.get("starting_after"),
-        parse_page_size(q.get("page_size")),
-        q.get("key_type"),
-        q.get("status"),
-        q.get("user_id"),
-        q.get("org_code"),
+        call.param(STARTING_AFTER),
+        call.param(PAGE_SIZE),
+        call.param(KEY_TYPE),
+        call.param(STATUS),
+        call.param(USER_ID),
+        call.param(ORG_CODE),
     )
     return success("Success", has_more=has_more, api_keys=[_item(k) for k in keys])
 

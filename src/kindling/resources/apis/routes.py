@@ -2,15 +2,18 @@
 
 from typing import Any
 
-from kindling.platform.codes import Code
-from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import MAX_PAGE_SIZE, parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.pagination import MAX_PAGE_SIZE, keyset_page
+from kindling.platform.params import NEXT_TOKEN, Query
 from kindling.platform.render import paged, success
 from kindling.resources.apis import service
 from kindling.resources.apis.model import ApiScope
 
 router = Router("APIs")
+EXPAND = Query.expand({"scopes"})
+#: Kinde's GET /apis takes no paging parameters (SDKs cannot send them), so without
+#: page_size every API up to the page maximum is returned; next_token covers the rest.
+PAGE_SIZE = Query.page_size(default=MAX_PAGE_SIZE)
 #: Kinde shows application types by their display names inside ``GET /apis/{id}``.
 TYPE_NAMES = {
     "m2m": "Machine to machine (M2M)",
@@ -29,18 +32,17 @@ def _scopes(scopes: list[ApiScope]) -> list[dict[str, Any]]:
     "/apis",
     scope="read:apis",
     operation_id="getAPIs",
-    query=(Param("expand"), Param("page_size", "integer"), Param("next_token")),
+    query=(EXPAND, PAGE_SIZE, NEXT_TOKEN),
 )
 def get_apis(call: Call) -> dict[str, Any]:
-    expand = {p.strip() for p in (call.query.get("expand") or "").split(",") if p.strip()}
-    if expand - {"scopes"}:
-        raise ValidationError("expand accepts only scopes", Code.INVALID_EXPAND)
-    # Kinde's GET /apis takes no paging parameters (SDKs cannot send them), so without
-    # page_size every API up to the page maximum is returned; next_token covers the rest.
-    raw_size = call.query.get("page_size")
-    size = MAX_PAGE_SIZE if raw_size is None else parse_page_size(raw_size)
-    after = call.ctx.cursors.decode_keyed("apis", call.query.get("next_token"))
-    items, cursor = service.list_apis(call.ctx.storage, after, size)
+    storage, expand = call.ctx.storage, call.param(EXPAND)
+    items, token = keyset_page(
+        call.ctx.cursors,
+        "apis",
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        by_key=lambda after, size: service.list_apis(storage, after, size),
+    )
     apis = []
     for api, scopes in items:
         entry: dict[str, Any] = {
@@ -52,7 +54,6 @@ def get_apis(call: Call) -> dict[str, Any]:
         if "scopes" in expand:
             entry["scopes"] = _scopes(scopes)
         apis.append(entry)
-    token = None if cursor is None else call.ctx.cursors.encode("apis", cursor)
     return paged("apis", apis, token)
 
 

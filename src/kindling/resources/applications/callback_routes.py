@@ -4,11 +4,14 @@ from typing import Any
 
 from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
+from kindling.platform.operations import Call, Router
+from kindling.platform.params import Query
 from kindling.platform.render import success
 from kindling.resources.applications import service
 
 router = Router("Callbacks")
+#: ``DELETE`` names the URLs to remove in the query, comma-separated.
+URLS = Query.string("urls", required=True)
 
 
 def _body_urls(call: Call) -> list[str]:
@@ -16,7 +19,7 @@ def _body_urls(call: Call) -> list[str]:
 
 
 def _query_urls(call: Call) -> list[str]:
-    raw = call.query.get("urls") or ""
+    raw = call.param(URLS)
     urls = [u.strip() for u in raw.split(",") if u.strip()]
     if not urls:
         raise ValidationError("urls is required", Code.URLS_REQUIRED)
@@ -61,7 +64,7 @@ def _register(kind: str, path: str, scope_suffix: str, ids: dict[str, str], key:
         route,
         scope=f"delete:{scope_suffix}",
         operation_id=ids["delete"],
-        query=(Param("urls", required=True),),
+        query=(URLS,),
     )(delete)
 
 

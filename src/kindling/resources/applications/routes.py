@@ -5,14 +5,17 @@ from typing import Any
 from kindling.clock import isoformat
 from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.pagination import keyset_page
+from kindling.platform.params import ENDING_BEFORE, NEXT_TOKEN, PAGE_SIZE, STARTING_AFTER, Query
 from kindling.platform.render import compact, paged, success
 from kindling.resources.applications import service
 from kindling.resources.applications.model import Application
 
 router = Router("Applications")
 SORTS = ("name_asc", "name_desc")
+#: Kinde refuses a blank ``sort`` here (``INVALID_SORT``).
+SORT = Query.enum("sort", SORTS, blank_is_absent=False)
 
 
 def summary(app: Application) -> dict[str, Any]:
@@ -24,26 +27,21 @@ def summary(app: Application) -> dict[str, Any]:
     "/applications",
     scope="read:applications",
     operation_id="getApplications",
-    query=(Param("sort"), Param("page_size", "integer"), Param("next_token")),
+    query=(SORT, PAGE_SIZE, NEXT_TOKEN),
 )
 def get_applications(call: Call) -> dict[str, Any]:
-    sort = call.query.get("sort")
-    if sort is not None and sort not in SORTS:
-        raise ValidationError("sort must be name_asc or name_desc", Code.INVALID_SORT)
-    size = parse_page_size(call.query.get("page_size"))
-    cursors, token_in = call.ctx.cursors, call.query.get("next_token")
-    token: str | None = None
-    if sort is None:
-        apps, cursor = service.list_applications(
-            call.ctx.storage, cursors.decode("applications", token_in), size
-        )
-        token = None if cursor is None else cursors.encode("applications", cursor)
-    else:
-        listing = f"applications|{sort}"
-        apps, keyed = service.list_applications_by_name(
-            call.ctx.storage, cursors.decode_keyed(listing, token_in), size, sort == "name_desc"
-        )
-        token = None if keyed is None else cursors.encode(listing, keyed)
+    storage = call.ctx.storage
+    apps, token = keyset_page(
+        call.ctx.cursors,
+        "applications",
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(SORT),
+        by_sequence=lambda after, size: service.list_applications(storage, after, size),
+        by_sort=lambda sort, after, size: service.list_applications_by_name(
+            storage, after, size, sort == "name_desc"
+        ),
+    )
     return paged("applications", [summary(a) for a in apps], token)
 
 
@@ -138,17 +136,16 @@ def update_application_tokens(call: Call) -> dict[str, Any]:
     "/applications/{application_id}/access_roles",
     scope="read:applications",
     operation_id="GetApplicationAccessRoles",
-    query=(Param("page_size", "integer"), Param("starting_after"), Param("ending_before")),
+    query=(PAGE_SIZE, STARTING_AFTER, ENDING_BEFORE),
 )
 def get_application_access_roles(call: Call) -> dict[str, Any]:
-    size = parse_page_size(call.query.get("page_size"))
-    after, before = call.query.get("starting_after"), call.query.get("ending_before")
+    after, before = call.param(STARTING_AFTER), call.param(ENDING_BEFORE)
     if after and before:
         raise ValidationError(
             "Only one of starting_after or ending_before can be used", Code.TOO_MANY_PARAMETERS
         )
     roles, has_more = service.list_access_roles(
-        call.ctx.storage, call.path["application_id"], after or None, before or None, size
+        call.ctx.storage, call.path["application_id"], after, before, call.param(PAGE_SIZE)
     )
     return {"code": "OK", "message": "Success", "roles": roles, "has_more": has_more}
 

@@ -3,10 +3,10 @@
 from typing import Any
 from urllib.parse import quote
 
+from kindling.platform.multipart import multipart_fields
 from kindling.platform.operations import Call, Router
 from kindling.platform.render import success
 from kindling.resources.environment import service
-from kindling.resources.organizations.routes import multipart_fields
 
 router = Router("Environments")
 

@@ -7,7 +7,8 @@ Values are always JSON strings; ``feature_flags`` listings are maps ``{key: {typ
 
 from typing import Any
 
-from kindling.platform.operations import Call, Param, Router
+from kindling.platform.operations import Call, Router
+from kindling.platform.params import Query
 from kindling.platform.render import success
 from kindling.resources.feature_flags import service
 
@@ -15,6 +16,14 @@ router = Router("Feature Flags")
 _environments = Router("Environments")
 _organizations = Router("Organizations")
 _users = Router("Users")
+#: ``PUT /feature_flags/{key}`` sends every field in the query; the service checks them
+#: (``allow_override_level`` takes ``usr`` too, beyond the contract's enum).
+FLAG_FIELDS = tuple(
+    Query.string(name, required=True)
+    for name in ("name", "description", "type", "allow_override_level", "default_value")
+)
+VALUE = Query.string("value", required=True)
+ORG_CODE = Query.string("org_code")
 
 
 def _flag_map(values: list[service.FlagValue]) -> dict[str, Any]:
@@ -42,16 +51,11 @@ def create_feature_flag(call: Call) -> dict[str, Any]:
     "/feature_flags/{feature_flag_key}",
     scope="update:feature_flags",
     operation_id="UpdateFeatureFlag",
-    query=(
-        Param("name", required=True),
-        Param("description", required=True),
-        Param("type", required=True),
-        Param("allow_override_level", required=True),
-        Param("default_value", required=True),
-    ),
+    query=FLAG_FIELDS,
 )
 def update_feature_flag(call: Call) -> dict[str, Any]:
-    service.update_flag(call.ctx.storage, call.path["feature_flag_key"], call.query)
+    fields = {param.name: call.param(param) for param in FLAG_FIELDS}
+    service.update_flag(call.ctx.storage, call.path["feature_flag_key"], fields)
     return success("Feature flag updated", "FEATURE_FLAG_UPDATED")
 
 
@@ -149,14 +153,14 @@ def delete_organization_feature_flag_overrides(call: Call) -> dict[str, Any]:
     "/organizations/{org_code}/feature_flags/{feature_flag_key}",
     scope="update:organization_feature_flags",
     operation_id="UpdateOrganizationFeatureFlagOverride",
-    query=(Param("value", required=True),),
+    query=(VALUE,),
 )
 def update_organization_feature_flag_override(call: Call) -> dict[str, Any]:
     service.set_organization_value(
         call.ctx.storage,
         call.path["org_code"],
         call.path["feature_flag_key"],
-        call.query.get("value"),
+        call.param(VALUE),
     )
     return success("Feature flag override updated", "FEATURE_FLAG_OVERRIDE_UPDATED")
 
@@ -182,14 +186,14 @@ def delete_organization_feature_flag_override(call: Call) -> dict[str, Any]:
     "/users/{user_id}/feature_flags/{feature_flag_key}",
     scope="update:user_feature_flags",
     operation_id="UpdateUserFeatureFlagOverride",
-    query=(Param("value", required=True),),
+    query=(VALUE,),
 )
 def update_user_feature_flag_override(call: Call) -> dict[str, Any]:
     service.set_user_value(
         call.ctx.storage,
         call.path["user_id"],
         call.path["feature_flag_key"],
-        call.query.get("value"),
+        call.param(VALUE),
     )
     return success("Feature flag override updated", "FEATURE_FLAG_OVERRIDE_UPDATED")
 
@@ -206,14 +210,14 @@ extensions = Router("Kindling extensions")
     "/users/{user_id}/feature_flags",
     scope="read:environment_feature_flags",
     operation_id="getUserFeatureFlags",
-    query=(Param("org_code"),),
+    query=(ORG_CODE,),
 )
 def get_user_feature_flags(call: Call) -> dict[str, Any]:
     """The flags one user sees (user > organization > environment > default).
 
     Kinde's API can set user overrides but not read the result; this evaluates it.
     """
-    values = service.user_values(call.ctx.storage, call.path["user_id"], call.query.get("org_code"))
+    values = service.user_values(call.ctx.storage, call.path["user_id"], call.param(ORG_CODE))
     return {
         "code": "OK",
         "message": "Success",

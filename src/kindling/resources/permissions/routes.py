@@ -1,53 +1,18 @@
 """Permissions."""
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
-from kindling.platform.render import compact, paged, success
+from kindling.platform.operations import Call, Router
+from kindling.platform.pagination import Keyed, keyset_page
+from kindling.platform.params import NEXT_TOKEN, PAGE_SIZE, Query
+from kindling.platform.render import paged, success
 from kindling.resources.permissions import service
-from kindling.resources.permissions.model import Permission
+from kindling.resources.permissions.model import Permission, permission_item
 
 router = Router("Permissions")
-LIST_QUERY = (Param("sort"), Param("page_size", "integer"), Param("next_token"))
-T = TypeVar("T")
-
-
-def permission_item(permission: Permission) -> dict[str, Any]:
-    return compact(
-        {
-            "id": permission.id,
-            "key": permission.key,
-            "name": permission.name,
-            "description": permission.description,
-        }
-    )
-
-
-def keyset_listing(
-    call: Call,
-    listing: str,
-    sorts: dict[str, tuple[str, bool]],
-    unsorted: Callable[[int | None, int], tuple[list[T], int | None]],
-    by_column: Callable[
-        [str, tuple[str, int] | None, int, bool], tuple[list[T], tuple[str, int] | None]
-    ],
-) -> tuple[list[T], str | None]:
-    """Run a ``sort`` / ``page_size`` / ``next_token`` listing; return items and next token.
-
-    ``listing`` names the query (e.g. ``roles`` or ``role_permissions|<role id>``); the sort
-    is appended, so a token only pages the listing and order it came from.
-    """
-    order = service.parse_sort(call.query.get("sort"), sorts)
-    size = parse_page_size(call.query.get("page_size"))
-    cursors, token_in = call.ctx.cursors, call.query.get("next_token")
-    if order is None:
-        items, position = unsorted(cursors.decode(listing, token_in), size)
-        return items, None if position is None else cursors.encode(listing, position)
-    keyed = f"{listing}|{call.query['sort']}"
-    items, key = by_column(order[0], cursors.decode_keyed(keyed, token_in), size, order[1])
-    return items, None if key is None else cursors.encode(keyed, key)
+#: ``sort`` of the permission listings (``/permissions``, a role's, the system ones).
+SORT = Query.enum("sort", service.SORTS)
+LIST_QUERY = (SORT, PAGE_SIZE, NEXT_TOKEN)
 
 
 @router.operation(
@@ -59,14 +24,19 @@ def keyset_listing(
 )
 def get_permissions(call: Call) -> dict[str, Any]:
     storage = call.ctx.storage
-    items, token = keyset_listing(
-        call,
+
+    def by_sort(sort: str, after: Keyed | None, size: int) -> tuple[list[Permission], Keyed | None]:
+        column, descending = service.SORTS[sort]
+        return service.list_permissions_sorted(storage, column, after, size, descending)
+
+    items, token = keyset_page(
+        call.ctx.cursors,
         "permissions",
-        service.SORTS,
-        lambda after, size: service.list_permissions(storage, after, size),
-        lambda column, after, size, desc: service.list_permissions_sorted(
-            storage, column, after, size, desc
-        ),
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(SORT),
+        by_sequence=lambda after, size: service.list_permissions(storage, after, size),
+        by_sort=by_sort,
     )
     return paged("permissions", [permission_item(p) for p in items], token)
 

@@ -6,8 +6,8 @@ are declared on routers of those tags and served through this module's ``router`
 
 from typing import Any
 
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.params import ENDING_BEFORE, PAGE_SIZE, STARTING_AFTER, Query
 from kindling.platform.render import compact, success
 from kindling.resources.properties import service
 from kindling.resources.properties.model import Property, PropertyValue
@@ -18,12 +18,11 @@ _users = Router("Users")
 _organizations = Router("Organizations")
 _applications = Router("Applications")
 
-_PAGING = (
-    Param("page_size", "integer"),
-    Param("starting_after"),
-    Param("ending_before"),
-    Param("context"),
-)
+#: ``context`` filters: properties of users, organizations or applications; categories
+#: of the first two only (``INVALID_CONTEXT`` otherwise).
+PROPERTY_CONTEXT = Query.enum("context", service.CONTEXTS)
+CATEGORY_CONTEXT = Query.enum("context", service.CATEGORY_FILTER_CONTEXTS)
+VALUE = Query.string("value", required=True)
 
 
 def _property(prop: Property) -> dict[str, Any]:
@@ -60,16 +59,19 @@ def _values(values: list[PropertyValue]) -> dict[str, Any]:
 
 
 @router.operation(
-    "GET", "/properties", scope="read:properties", operation_id="GetProperties", query=_PAGING
+    "GET",
+    "/properties",
+    scope="read:properties",
+    operation_id="GetProperties",
+    query=(PAGE_SIZE, STARTING_AFTER, ENDING_BEFORE, PROPERTY_CONTEXT),
 )
 def get_properties(call: Call) -> dict[str, Any]:
-    q = call.query
     items, has_more = service.list_properties(
         call.ctx.storage,
-        q.get("context"),
-        q.get("starting_after"),
-        q.get("ending_before"),
-        parse_page_size(q.get("page_size")),
+        call.param(PROPERTY_CONTEXT),
+        call.param(STARTING_AFTER),
+        call.param(ENDING_BEFORE),
+        call.param(PAGE_SIZE),
     )
     return {
         "code": "OK",
@@ -123,16 +125,15 @@ def delete_property(call: Call) -> dict[str, Any]:
     "/property_categories",
     scope="read:property_categories",
     operation_id="GetCategories",
-    query=_PAGING,
+    query=(PAGE_SIZE, STARTING_AFTER, ENDING_BEFORE, CATEGORY_CONTEXT),
 )
 def get_categories(call: Call) -> dict[str, Any]:
-    q = call.query
     items, has_more = service.list_categories(
         call.ctx.storage,
-        q.get("context"),
-        q.get("starting_after"),
-        q.get("ending_before"),
-        parse_page_size(q.get("page_size")),
+        call.param(CATEGORY_CONTEXT),
+        call.param(STARTING_AFTER),
+        call.param(ENDING_BEFORE),
+        call.param(PAGE_SIZE),
     )
     return {
         "code": "OK",
@@ -188,7 +189,7 @@ def _register_values(
             context,
             call.path[param],
             call.path["property_key"],
-            call.query.get("value"),
+            call.param(VALUE),
         )
         return success("Property updated", "PROPERTY_UPDATED")
 
@@ -202,7 +203,7 @@ def _register_values(
         path + "/{property_key}",
         scope=f"update:{noun}_properties",
         operation_id=ids[2],
-        query=(Param("value", required=True),),
+        query=(VALUE,),
     )(update_one)
 
 

@@ -1,17 +1,22 @@
 """Roles and system permissions."""
 
-from typing import Any
+from typing import Any, cast
 
 from kindling.platform.operations import Call, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.pagination import Keyed, keyset_page
+from kindling.platform.params import NEXT_TOKEN, PAGE_SIZE, Query
 from kindling.platform.render import compact, paged, success
-from kindling.resources.permissions.routes import LIST_QUERY, keyset_listing, permission_item
+from kindling.resources.permissions.model import Permission, permission_item
 from kindling.resources.permissions.service import SORTS as PERMISSION_SORTS
-from kindling.resources.permissions.service import parse_sort
 from kindling.resources.roles import service
 from kindling.resources.roles.model import Role
 
 router = Router("Roles")
+SORT = Query.enum("sort", service.SORTS)
+ROLE_LIST_QUERY = (SORT, PAGE_SIZE, NEXT_TOKEN)
+#: ``sort`` of a role's permission listings, with the permissions' own sort values.
+PERMISSION_SORT = Query.enum("sort", PERMISSION_SORTS)
+LIST_QUERY = (PERMISSION_SORT, PAGE_SIZE, NEXT_TOKEN)
 
 
 def role_item(role: Role) -> dict[str, Any]:
@@ -34,17 +39,24 @@ def system_permission_item(permission: service.SystemPermission) -> dict[str, An
     }
 
 
-@router.operation("GET", "/roles", scope="read:roles", operation_id="GetRoles", query=LIST_QUERY)
+@router.operation(
+    "GET", "/roles", scope="read:roles", operation_id="GetRoles", query=ROLE_LIST_QUERY
+)
 def get_roles(call: Call) -> dict[str, Any]:
     storage = call.ctx.storage
-    items, token = keyset_listing(
-        call,
+
+    def by_sort(sort: str, after: Keyed | None, size: int) -> tuple[list[Role], Keyed | None]:
+        column, descending = service.SORTS[sort]
+        return service.list_roles_sorted(storage, column, after, size, descending)
+
+    items, token = keyset_page(
+        call.ctx.cursors,
         "roles",
-        service.SORTS,
-        lambda after, size: service.list_roles(storage, after, size),
-        lambda column, after, size, desc: service.list_roles_sorted(
-            storage, column, after, size, desc
-        ),
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(SORT),
+        by_sequence=lambda after, size: service.list_roles(storage, after, size),
+        by_sort=by_sort,
     )
     return paged("roles", [role_item(r) for r in items], token)
 
@@ -105,14 +117,23 @@ def delete_role(call: Call) -> dict[str, Any]:
 )
 def get_role_permissions(call: Call) -> dict[str, Any]:
     storage, role_id = call.ctx.storage, call.path["role_id"]
-    items, token = keyset_listing(
-        call,
+
+    def by_sort(sort: str, after: Keyed | None, size: int) -> tuple[list[Permission], Keyed | None]:
+        column, descending = PERMISSION_SORTS[sort]
+        return service.list_role_permissions_sorted(
+            storage, role_id, column, after, size, descending
+        )
+
+    items, token = keyset_page(
+        call.ctx.cursors,
         f"role_permissions|{role_id}",
-        PERMISSION_SORTS,
-        lambda after, size: service.list_role_permissions(storage, role_id, after, size),
-        lambda column, after, size, desc: service.list_role_permissions_sorted(
-            storage, role_id, column, after, size, desc
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(PERMISSION_SORT),
+        by_sequence=lambda after, size: service.list_role_permissions(
+            storage, role_id, after, size
         ),
+        by_sort=by_sort,
     )
     return paged("permissions", [permission_item(p) for p in items], token)
 
@@ -194,17 +215,29 @@ def delete_role_scope(call: Call) -> dict[str, Any]:
 
 
 def _catalogue_listing(call: Call, listing: str, run: service.CatalogueLister) -> dict[str, Any]:
-    order = parse_sort(call.query.get("sort"), PERMISSION_SORTS)
-    size = parse_page_size(call.query.get("page_size"))
-    cursors, token_in = call.ctx.cursors, call.query.get("next_token")
-    after: service.CataloguePosition | None
-    if order is None:
-        after = cursors.decode(listing, token_in)
-    else:
-        listing = f"{listing}|{call.query['sort']}"
-        after = cursors.decode_keyed(listing, token_in)
-    items, position = run(order, after, size)
-    token = None if position is None else cursors.encode(listing, position)
+    """Page the system-permission catalogue (creation order is the catalogue's order)."""
+
+    def by_sequence(
+        after: int | None, size: int
+    ) -> tuple[list[service.SystemPermission], int | None]:
+        items, position = run(None, after, size)
+        return items, cast(int | None, position)
+
+    def by_sort(
+        sort: str, after: Keyed | None, size: int
+    ) -> tuple[list[service.SystemPermission], Keyed | None]:
+        items, position = run(PERMISSION_SORTS[sort], after, size)
+        return items, cast(Keyed | None, position)
+
+    items, token = keyset_page(
+        call.ctx.cursors,
+        listing,
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(PERMISSION_SORT),
+        by_sequence=by_sequence,
+        by_sort=by_sort,
+    )
     return paged("system_permissions", [system_permission_item(p) for p in items], token)
 
 

@@ -2,28 +2,25 @@
 
 from typing import Any
 
-from kindling.platform.codes import Code, derived
-from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.pagination import keyset_page
+from kindling.platform.params import NEXT_TOKEN, PAGE_SIZE, Query
 from kindling.platform.render import compact, paged, success
 from kindling.resources.users import service
 from kindling.resources.users.model import User
 
 router = Router("Users")
 _NULLABLE = ("created_on", "failed_sign_ins", "last_signed_in", "total_sign_ins")
-EXPANSIONS = frozenset({"organizations", "identities", "billing"})
-
-
-def _expand(call: Call) -> set[str]:
-    raw = call.query.get("expand") or ""
-    wanted = {p.strip() for p in raw.split(",") if p.strip()}
-    unknown = wanted - EXPANSIONS
-    if unknown:
-        raise ValidationError(
-            f"expand accepts {', '.join(sorted(EXPANSIONS))}", Code.INVALID_EXPAND
-        )
-    return wanted
+#: ``billing`` is accepted and shows nothing: Kindling has no billing.
+EXPAND = Query.expand({"organizations", "identities", "billing"})
+ID = Query.string("id", required=True)
+USER_ID = Query.string("user_id")
+EMAIL = Query.string("email")
+USERNAME = Query.string("username")
+PHONE = Query.string("phone")
+HAS_ORGANIZATION = Query.boolean("has_organization")
+ACTIVE_SINCE = Query.string("active_since")
+IS_DELETE_PROFILE = Query.boolean("is_delete_profile")
 
 
 def _common(user: User) -> dict[str, Any]:
@@ -43,19 +40,8 @@ def _common(user: User) -> dict[str, Any]:
     }
 
 
-def _bool_param(call: Call, name: str) -> bool | None:
-    raw = call.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise ValidationError(f"{name} must be true or false", derived(f"INVALID_{name.upper()}"))
-
-
 def list_item(
-    user: User, expand: set[str], organizations: list[str] | None = None
+    user: User, expand: frozenset[str], organizations: list[str] | None = None
 ) -> dict[str, Any]:
     item = _common(user)
     item["email"] = user.email
@@ -66,7 +52,9 @@ def list_item(
     return compact(item, _NULLABLE)
 
 
-def detail(user: User, expand: set[str], organizations: list[str] | None = None) -> dict[str, Any]:
+def detail(
+    user: User, expand: frozenset[str], organizations: list[str] | None = None
+) -> dict[str, Any]:
     item = _common(user)
     item["preferred_email"] = user.email
     if "organizations" in expand:
@@ -82,41 +70,52 @@ def detail(user: User, expand: set[str], organizations: list[str] | None = None)
     scope="read:users",
     operation_id="getUsers",
     query=(
-        Param("page_size", "integer"),
-        Param("user_id"),
-        Param("next_token"),
-        Param("email"),
-        Param("username"),
-        Param("phone"),
-        Param("expand"),
-        Param("has_organization", "boolean"),
-        Param("active_since"),
+        PAGE_SIZE,
+        USER_ID,
+        NEXT_TOKEN,
+        EMAIL,
+        USERNAME,
+        PHONE,
+        EXPAND,
+        HAS_ORGANIZATION,
+        ACTIVE_SINCE,
     ),
 )
 def get_users(call: Call) -> dict[str, Any]:
-    expand = _expand(call)
-    size = parse_page_size(call.query.get("page_size"))
-    q = call.query
-    has_organization = _bool_param(call, "has_organization")
-    listing = "users|" + "|".join(q.get(k, "") for k in ("user_id", "email", "username", "phone"))
+    storage, expand = call.ctx.storage, call.param(EXPAND)
+    user_id, email = call.param(USER_ID), call.param(EMAIL)
+    username, phone = call.param(USERNAME), call.param(PHONE)
+    has_organization = call.param(HAS_ORGANIZATION)
+    # The cursor is bound to the filters it was issued for.
+    listing = "users|" + "|".join(v or "" for v in (user_id, email, username, phone))
     if has_organization is not None:
         listing += f"|org={has_organization}"
-    after = call.ctx.cursors.decode(listing, q.get("next_token"))
-    result = service.list_users_page(
-        call.ctx.storage,
-        after,
-        size,
-        q.get("user_id"),
-        q.get("email"),
-        q.get("username"),
-        q.get("phone"),
-        has_organization=has_organization,
-        with_identities="identities" in expand,
-        with_organizations="organizations" in expand,
+    organizations: dict[str, list[str]] = {}
+
+    def by_sequence(after: int | None, size: int) -> tuple[list[User], int | None]:
+        result = service.list_users_page(
+            storage,
+            after,
+            size,
+            user_id,
+            email,
+            username,
+            phone,
+            has_organization=has_organization,
+            with_identities="identities" in expand,
+            with_organizations="organizations" in expand,
+        )
+        organizations.update(result.organizations)
+        return result.users, result.cursor
+
+    users, token = keyset_page(
+        call.ctx.cursors,
+        listing,
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        by_sequence=by_sequence,
     )
-    cursor = result.cursor
-    token = None if cursor is None else call.ctx.cursors.encode(listing, cursor)
-    items = [list_item(u, expand, result.organizations.get(u.id)) for u in result.users]
+    items = [list_item(u, expand, organizations.get(u.id)) for u in users]
     return paged("users", items, token)
 
 
@@ -125,14 +124,11 @@ def get_users(call: Call) -> dict[str, Any]:
     "/user",
     scope="read:users",
     operation_id="getUserData",
-    query=(Param("id", required=True), Param("expand")),
+    query=(ID, EXPAND),
 )
 def get_user_data(call: Call) -> dict[str, Any]:
-    expand = _expand(call)
-    user, organizations = service.get_user_with_organizations(
-        call.ctx.storage, call.query.get("id")
-    )
-    return detail(user, expand, organizations)
+    user, organizations = service.get_user_with_organizations(call.ctx.storage, call.param(ID))
+    return detail(user, call.param(EXPAND), organizations)
 
 
 @router.operation("POST", "/user", scope="create:users", operation_id="createUser", body=True)
@@ -150,11 +146,11 @@ def create_user(call: Call) -> dict[str, Any]:
     "/user",
     scope="update:users",
     operation_id="updateUser",
-    query=(Param("id", required=True),),
+    query=(ID,),
     body=True,
 )
 def update_user(call: Call) -> dict[str, Any]:
-    user = service.update_user(call.ctx.storage, call.query.get("id"), call.json())
+    user = service.update_user(call.ctx.storage, call.param(ID), call.json())
     return compact(
         {
             "id": user.id,
@@ -174,8 +170,9 @@ def update_user(call: Call) -> dict[str, Any]:
     "/user",
     scope="delete:users",
     operation_id="deleteUser",
-    query=(Param("id", required=True), Param("is_delete_profile", "boolean")),
+    query=(ID, IS_DELETE_PROFILE),
 )
 def delete_user(call: Call) -> dict[str, Any]:
-    service.delete_user(call.ctx.storage, call.query.get("id"))
+    # ``is_delete_profile`` is checked but changes nothing: a deleted user is gone whole.
+    service.delete_user(call.ctx.storage, call.param(ID))
     return success("User successfully deleted", "USER_DELETED")

@@ -2,26 +2,17 @@
 
 from typing import Any
 
-from kindling.platform.codes import Code, derived
-from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.pagination import keyset_page
+from kindling.platform.params import NEXT_TOKEN, PAGE_SIZE, Query
 from kindling.platform.render import compact, paged, success
 from kindling.resources.organizations.invites import service
 
 router = Router("Organizations")
 _NULLABLE = ("first_name", "last_name", "accepted_on")
-
-
-def _bool(call: Call, name: str) -> bool:
-    raw = call.query.get(name)
-    if raw is None or raw == "":
-        return False
-    if raw.lower() in ("true", "1"):
-        return True
-    if raw.lower() in ("false", "0"):
-        return False
-    raise ValidationError(f"{name} must be true or false", derived(f"INVALID_{name.upper()}"))
+SORT = Query.enum("sort", service.SORTS, default="created_on_asc")
+INCLUDE_REVOKED = Query.boolean("include_revoked", default=False)
+INCLUDE_ACCEPTED = Query.boolean("include_accepted", default=False)
 
 
 def invite_json(view: service.InviteView, issuer: str) -> dict[str, Any]:
@@ -53,29 +44,21 @@ def invite_json(view: service.InviteView, issuer: str) -> dict[str, Any]:
     "/organization/{org_code}/invites",
     scope="read:organization_invites",
     operation_id="getOrganizationInvites",
-    query=(
-        Param("sort"),
-        Param("page_size", "integer"),
-        Param("next_token"),
-        Param("include_revoked", "boolean"),
-        Param("include_accepted", "boolean"),
-    ),
+    query=(SORT, PAGE_SIZE, NEXT_TOKEN, INCLUDE_REVOKED, INCLUDE_ACCEPTED),
 )
 def get_organization_invites(call: Call) -> dict[str, Any]:
-    org_code = call.path["org_code"]
-    sort = call.query.get("sort") or "created_on_asc"
-    if sort not in service.SORTS:
-        raise ValidationError("sort must be one of " + ", ".join(service.SORTS), Code.INVALID_SORT)
-    size = parse_page_size(call.query.get("page_size"))
-    revoked = _bool(call, "include_revoked")
-    accepted = _bool(call, "include_accepted")
-    listing = f"invites|{org_code}|{sort}|{revoked}|{accepted}"
-    cursors = call.ctx.cursors
-    after = cursors.decode_keyed(listing, call.query.get("next_token"))
-    views, cursor = service.list_invites(
-        call.ctx.storage, org_code, sort, after, size, revoked, accepted
+    storage, org_code = call.ctx.storage, call.path["org_code"]
+    revoked, accepted = call.param(INCLUDE_REVOKED), call.param(INCLUDE_ACCEPTED)
+    views, token = keyset_page(
+        call.ctx.cursors,
+        f"invites|{org_code}|{revoked}|{accepted}",
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(SORT),
+        by_sort=lambda sort, after, size: service.list_invites(
+            storage, org_code, sort, after, size, revoked, accepted
+        ),
     )
-    token = None if cursor is None else cursors.encode(listing, cursor)
     issuer = call.ctx.issuer()
     return paged("invites", [invite_json(v, issuer) for v in views], token)
 

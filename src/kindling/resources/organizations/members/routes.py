@@ -2,10 +2,9 @@
 
 from typing import Any
 
-from kindling.platform.codes import Code
-from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.pagination import keyset_page
+from kindling.platform.params import NEXT_TOKEN, PAGE_SIZE, Query
 from kindling.platform.render import compact, paged, success
 from kindling.resources.organizations.members import service
 from kindling.resources.organizations.members.model import MemberPermission, OrganizationMember
@@ -18,6 +17,13 @@ USERS = "/organizations/{org_code}/users"
 USER = "/organizations/{org_code}/users/{user_id}"
 ROLE = "/organizations/{org_code}/roles/{role_id}"
 _NULLABLE = ("id", "email", "first_name", "last_name", "picture", "last_accessed_on")
+#: Kinde refuses a blank ``sort`` here (``INVALID_SORT``); absent is name order.
+SORT = Query.enum("sort", service.SORTS, blank_is_absent=False)
+PERMISSIONS = Query.string("permissions")
+ROLES = Query.string("roles")
+EXPAND = Query.expand({"roles"})
+DATE_TIME_FROM = Query.string("date_time_from", required=True)
+DATE_TIME_TO = Query.string("date_time_to", required=True)
 
 
 def _org_user(member: OrganizationMember) -> dict[str, Any]:
@@ -44,30 +50,27 @@ def _org_user(member: OrganizationMember) -> dict[str, Any]:
     USERS,
     scope="read:organization_users",
     operation_id="GetOrganizationUsers",
-    query=(
-        Param("sort"),
-        Param("page_size", "integer"),
-        Param("next_token"),
-        Param("permissions"),
-        Param("roles"),
-    ),
+    query=(SORT, PAGE_SIZE, NEXT_TOKEN, PERMISSIONS, ROLES),
 )
 def get_organization_users(call: Call) -> dict[str, Any]:
-    q = call.query
-    org_code = call.path["org_code"]
-    sort, descending = service.parse_sort(q.get("sort"))
-    size = parse_page_size(q.get("page_size"))
-    roles = service.parse_filter(q.get("roles"), "roles")
-    permissions = service.parse_filter(q.get("permissions"), "permissions")
-    # The cursor is bound to the organization, the sort and the filters it was issued for.
-    listing = "\x1f".join(
-        ["org_users", org_code, q.get("sort") or "", ",".join(roles), ",".join(permissions)]
+    storage, org_code = call.ctx.storage, call.path["org_code"]
+    roles = service.parse_filter(call.param(ROLES), "roles")
+    permissions = service.parse_filter(call.param(PERMISSIONS), "permissions")
+    # The cursor is bound to the organization, the filters and the sort it was issued for.
+    listing = "\x1f".join(["org_users", org_code, ",".join(roles), ",".join(permissions)])
+    members, token = keyset_page(
+        call.ctx.cursors,
+        listing,
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        sort=call.param(SORT),
+        by_sort=lambda sort, after, size: service.list_members(
+            storage, org_code, after, size, *service.SORTS[sort], roles, permissions
+        ),
+        by_key=lambda after, size: service.list_members(
+            storage, org_code, after, size, "", False, roles, permissions
+        ),
     )
-    after = call.ctx.cursors.decode_keyed(listing, q.get("next_token"))
-    members, cursor = service.list_members(
-        call.ctx.storage, org_code, after, size, sort, descending, roles, permissions
-    )
-    token = None if cursor is None else call.ctx.cursors.encode(listing, cursor)
     return paged("organization_users", [_org_user(m) for m in members], token)
 
 
@@ -181,12 +184,10 @@ def _permission(permission: MemberPermission, with_roles: bool) -> dict[str, Any
     USER + "/permissions",
     scope="read:organization_user_permissions",
     operation_id="GetOrganizationUserPermissions",
-    query=(Param("expand"),),
+    query=(EXPAND,),
 )
 def get_organization_user_permissions(call: Call) -> dict[str, Any]:
-    expand = {p.strip() for p in (call.query.get("expand") or "").split(",") if p.strip()}
-    if expand - {"roles"}:
-        raise ValidationError("expand accepts only roles", Code.INVALID_EXPAND)
+    expand = call.param(EXPAND)
     permissions = service.user_permissions(
         call.ctx.storage, call.path["org_code"], call.path["user_id"]
     )
@@ -321,15 +322,19 @@ def reset_org_user_mfa(call: Call) -> dict[str, Any]:
     ROLE + "/users",
     scope="read:organization_user_roles",
     operation_id="GetOrganizationRoleUsers",
-    query=(Param("page_size", "integer"), Param("next_token")),
+    query=(PAGE_SIZE, NEXT_TOKEN),
 )
 def get_organization_role_users(call: Call) -> dict[str, Any]:
-    org_code, role_id = call.path["org_code"], call.path["role_id"]
-    size = parse_page_size(call.query.get("page_size"))
-    listing = "\x1f".join(["org_role_users", org_code, role_id])
-    after = call.ctx.cursors.decode(listing, call.query.get("next_token"))
-    users, cursor = service.role_members(call.ctx.storage, org_code, role_id, after, size)
-    token = None if cursor is None else call.ctx.cursors.encode(listing, cursor)
+    storage, org_code, role_id = call.ctx.storage, call.path["org_code"], call.path["role_id"]
+    users, token = keyset_page(
+        call.ctx.cursors,
+        "\x1f".join(["org_role_users", org_code, role_id]),
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        by_sequence=lambda after, size: service.role_members(
+            storage, org_code, role_id, after, size
+        ),
+    )
     return paged("users", [{"id": u} for u in users], token)
 
 
@@ -351,15 +356,10 @@ def get_organization_role_users_count(call: Call) -> dict[str, Any]:
     ROLE + "/active_users/count",
     scope="read:organization_user_roles",
     operation_id="GetOrganizationRoleActiveUsersCount",
-    query=(
-        Param("date_time_from", required=True),
-        Param("date_time_to", required=True),
-    ),
+    query=(DATE_TIME_FROM, DATE_TIME_TO),
 )
 def get_organization_role_active_users_count(call: Call) -> dict[str, Any]:
-    window = service.parse_active_window(
-        call.query.get("date_time_from"), call.query.get("date_time_to")
-    )
+    window = service.parse_active_window(call.param(DATE_TIME_FROM), call.param(DATE_TIME_TO))
     count = service.count_active_role_members(
         call.ctx.storage, call.path["org_code"], call.path["role_id"], window
     )
@@ -376,15 +376,17 @@ def get_organization_role_active_users_count(call: Call) -> dict[str, Any]:
     "/roles/{role_id}/users",
     scope="read:organization_user_roles",
     operation_id="GetRoleUsers",
-    query=(Param("page_size", "integer"), Param("next_token")),
+    query=(PAGE_SIZE, NEXT_TOKEN),
 )
 def get_role_users(call: Call) -> dict[str, Any]:
-    role_id = call.path["role_id"]
-    size = parse_page_size(call.query.get("page_size"))
-    listing = "\x1f".join(["role_users", role_id])
-    after = call.ctx.cursors.decode(listing, call.query.get("next_token"))
-    users, cursor = service.role_users(call.ctx.storage, role_id, after, size)
-    token = None if cursor is None else call.ctx.cursors.encode(listing, cursor)
+    storage, role_id = call.ctx.storage, call.path["role_id"]
+    users, token = keyset_page(
+        call.ctx.cursors,
+        "\x1f".join(["role_users", role_id]),
+        call.param(PAGE_SIZE),
+        call.param(NEXT_TOKEN),
+        by_sequence=lambda after, size: service.role_users(storage, role_id, after, size),
+    )
     return paged("users", [{"id": uid, "org_codes": codes} for uid, codes in users], token)
 
 

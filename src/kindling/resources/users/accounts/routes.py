@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from kindling.platform.operations import Call, Param, Router
+from kindling.platform.operations import Call, Router
+from kindling.platform.params import ENDING_BEFORE, STARTING_AFTER
 from kindling.platform.render import compact, success
 from kindling.resources.users.accounts import service
 from kindling.resources.users.accounts.model import MfaFactor, UserSession
@@ -65,14 +66,14 @@ def _mfa_json(factor: MfaFactor) -> dict[str, Any]:
     "/users/{user_id}/identities",
     scope="read:user_identities",
     operation_id="GetUserIdentities",
-    query=(Param("starting_after"), Param("ending_before")),
+    query=(STARTING_AFTER, ENDING_BEFORE),
 )
 def get_user_identities(call: Call) -> dict[str, Any]:
     result = service.list_identities(
         call.ctx.storage,
         call.path["user_id"],
-        call.query.get("starting_after"),
-        call.query.get("ending_before"),
+        call.param(STARTING_AFTER),
+        call.param(ENDING_BEFORE),
     )
     return {
         "code": "OK",

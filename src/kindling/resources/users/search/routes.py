@@ -7,8 +7,8 @@ import msgspec
 
 from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
-from kindling.platform.operations import Call, Param, Router
-from kindling.platform.pagination import parse_page_size
+from kindling.platform.operations import Call, Router
+from kindling.platform.params import ENDING_BEFORE, PAGE_SIZE, STARTING_AFTER, Query
 from kindling.platform.render import compact
 from kindling.resources.users.search import service
 
@@ -25,6 +25,10 @@ _NULLABLE = (
 )
 #: JS clients send the deepObject as ``properties[key]=v`` (also ``[key][]`` / ``[key][0]``).
 _DEEP = re.compile(r"properties\[([^\[\]]+)\](?:\[\d*\])?")
+QUERY = Query.string("query")
+API_SCOPES = Query.string("api_scopes")
+PROPERTIES = Query.deep_object("properties")
+EXPAND = Query.expand(service.EXPANSIONS)
 
 
 def _add(found: dict[str, list[str]], key: str, value: Any) -> None:
@@ -47,7 +51,7 @@ def parse_properties(call: Call) -> dict[str, list[str]]:
     the Python SDK's JSON object (``{"key": ["v"]}``, optionally wrapped in
     ``{"properties": {...}}``)."""
     found: dict[str, list[str]] = {}
-    raw = call.query.get("properties")
+    raw = call.param(PROPERTIES)
     if raw:
         try:
             decoded = msgspec.json.decode(raw.encode("utf-8"))
@@ -73,7 +77,7 @@ def parse_properties(call: Call) -> dict[str, list[str]]:
     return found
 
 
-def result_json(result: service.SearchResult, expand: set[str]) -> dict[str, Any]:
+def result_json(result: service.SearchResult, expand: frozenset[str]) -> dict[str, Any]:
     user = result.user
     item: dict[str, Any] = {
         "id": user.id,
@@ -107,26 +111,17 @@ def result_json(result: service.SearchResult, expand: set[str]) -> dict[str, Any
     "/search/users",
     scope="read:users",
     operation_id="searchUsers",
-    query=(
-        Param("page_size", "integer"),
-        Param("query"),
-        Param("api_scopes"),
-        Param("properties", "object"),
-        Param("starting_after"),
-        Param("ending_before"),
-        Param("expand"),
-    ),
+    query=(PAGE_SIZE, QUERY, API_SCOPES, PROPERTIES, STARTING_AFTER, ENDING_BEFORE, EXPAND),
 )
 def search_users(call: Call) -> dict[str, Any]:
-    expand = service.parse_expand(call.query.get("expand"))
-    size = parse_page_size(call.query.get("page_size"))
+    expand = call.param(EXPAND)
     results = service.search_users(
         call.ctx.storage,
-        size,
-        query=call.query.get("query"),
-        starting_after=call.query.get("starting_after"),
-        ending_before=call.query.get("ending_before"),
-        api_scopes=call.query.get("api_scopes"),
+        call.param(PAGE_SIZE),
+        query=call.param(QUERY),
+        starting_after=call.param(STARTING_AFTER),
+        ending_before=call.param(ENDING_BEFORE),
+        api_scopes=call.param(API_SCOPES),
         properties=parse_properties(call),
         expand=expand,
     )
