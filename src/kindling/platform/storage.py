@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from kindling.platform.engine import Engine, PostgresEngine, Session, SqliteEngine
+from kindling.platform.event_types import EventType
 from kindling.platform.events import DomainEvent
 from kindling.platform.ids import event_id
 from kindling.platform.keys import KEYS_REPO
@@ -72,7 +73,7 @@ class UnitOfWork:
     def dialect(self) -> str:
         return self._session.dialect
 
-    def record(self, type_: str, data: Mapping[str, Any]) -> DomainEvent:
+    def record(self, type_: EventType, data: Mapping[str, Any]) -> DomainEvent:
         """Record a domain event; it is written with the change when the transaction commits."""
         if not self._writable:
             raise ReadOnlyError(f"{type_} recorded in a read-only transaction")

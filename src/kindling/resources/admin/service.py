@@ -7,6 +7,11 @@ signing out ends a session for real and a database copy holds no usable cookie.
 Failed sign-ins are counted per (username, client address): after
 ``THROTTLE_MAX`` failures within ``THROTTLE_WINDOW`` seconds further attempts are
 refused without checking the password until the window moves on.
+
+Setting an account's password (first run, ``set-password``) records
+``admin_account.password_changed`` in its transaction, naming the account, never the
+password or its hash. Sessions, sign-in failures and the transparent re-hash of an
+unchanged password on sign-in are bookkeeping and record nothing.
 """
 
 from __future__ import annotations
@@ -23,13 +28,14 @@ from kindling.clock import Clock, isoformat
 from kindling.platform.codes import Code
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import KindlingError, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.keys import KEYS_REPO, StoredKey
 from kindling.platform.storage import Storage, UnitOfWork
 from kindling.resources.admin.repository import ADMIN_REPO
+from kindling.resources.apis import service as apis_service
 from kindling.resources.apis.model import Api, ApiAuthorization, ApiScope
-from kindling.resources.apis.repository import APIS_REPO
+from kindling.resources.applications import service as applications_service
 from kindling.resources.applications.model import Application
-from kindling.resources.applications.repository import APPLICATIONS_REPO
 
 OWNER_USERNAME = "admin"
 SESSION_LIFETIME = 12 * 3600
@@ -109,17 +115,26 @@ def validate_new_password(value: object) -> str:
     return value
 
 
+def _password_changed(uow: UnitOfWork, account_id: str, username: str, created: bool) -> None:
+    uow.record(
+        EventType.ADMIN_ACCOUNT_PASSWORD_CHANGED,
+        {"admin_account": {"id": account_id, "username": username}, "account_created": created},
+    )
+
+
 def ensure_owner(uow: UnitOfWork, clock: Clock) -> str | None:
     """Create the owner account if there is none; return its generated password (once)."""
     if uow[ADMIN_REPO].first_account() is not None:
         return None
     password = generate_password()
+    account_id = "adm_" + secrets.token_hex(8)
     uow[ADMIN_REPO].add_account(
-        "adm_" + secrets.token_hex(8),
+        account_id,
         OWNER_USERNAME,
         hash_password(password),
         isoformat(clock.now()),
     )
+    _password_changed(uow, account_id, OWNER_USERNAME, created=True)
     return password
 
 
@@ -138,12 +153,13 @@ def set_password(
         with storage.transaction() as uow:
             account = uow[ADMIN_REPO].get_account(clean_username)
             if account is None:
-                uow[ADMIN_REPO].add_account(
-                    "adm_" + secrets.token_hex(8), clean_username, password_hash, now
-                )
+                account_id = "adm_" + secrets.token_hex(8)
+                uow[ADMIN_REPO].add_account(account_id, clean_username, password_hash, now)
+                _password_changed(uow, account_id, clean_username, created=True)
                 return True
             uow[ADMIN_REPO].set_password_hash(account.id, password_hash, now)
             uow[ADMIN_REPO].delete_account_sessions(account.id)
+            _password_changed(uow, account.id, account.username, created=False)
             return False
     except IntegrityViolation:
         raise ValidationError("the account changed concurrently; retry", Code.CONFLICT) from None
@@ -260,29 +276,20 @@ class ApiAccess:
     granted: frozenset[str]
 
 
-def _all_apis(uow: UnitOfWork) -> list[Api]:
-    apis: list[Api] = []
-    after: int | None = None
-    while True:
-        batch = uow[APIS_REPO].list_page(after, 500)
-        apis.extend(api for _, api in batch)
-        if len(batch) < 500:
-            return apis
-        after = batch[-1][0]
-
-
 def application_api_access(storage: Storage, application_id: str) -> list[ApiAccess]:
     """Every API with whether the application may get tokens for it, and which scopes."""
     with storage.read() as uow:
-        if uow[APPLICATIONS_REPO].get(application_id) is None:
+        if applications_service.find_application(uow, application_id) is None:
             raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
-        apis = _all_apis(uow)
-        found = uow[APIS_REPO].authorizations(application_id, [a.audience for a in apis])
+        apis = apis_service.all_apis(uow)
+        found = apis_service.application_authorizations(
+            uow, application_id, [a.audience for a in apis]
+        )
         by_api = {auth.api.id: auth for auth in found}
         return [
             ApiAccess(
                 api=api,
-                scopes=uow[APIS_REPO].scopes(api.id),
+                scopes=apis_service.api_scopes(uow, api.id),
                 authorized=api.id in by_api,
                 granted=frozenset(by_api[api.id].scopes) if api.id in by_api else frozenset(),
             )
@@ -299,27 +306,12 @@ def set_application_api_access(
     scope_keys: Sequence[str],
 ) -> None:
     """Authorize the application for the API with exactly ``scope_keys``, or revoke it."""
-    wanted = list(dict.fromkeys(scope_keys))
     with storage.transaction() as uow:
-        if uow[APPLICATIONS_REPO].get(application_id) is None:
+        if applications_service.find_application(uow, application_id) is None:
             raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
-        api = uow[APIS_REPO].get(api_id_)
-        if api is None:
-            raise NotFound("API not found", Code.API_NOT_FOUND)
-        if not authorized:
-            uow[APIS_REPO].deauthorize(api.id, application_id)
-            return
-        scopes = uow[APIS_REPO].scopes(api.id)
-        by_key = {s.key: s.id for s in scopes}
-        unknown = [k for k in wanted if k not in by_key]
-        if unknown:
-            raise ValidationError(f"the API has no scope {unknown[0]}", Code.SCOPE_NOT_FOUND)
-        uow[APIS_REPO].authorize(api.id, application_id, isoformat(clock.now()))
-        keep = {by_key[k] for k in wanted}
-        uow[APIS_REPO].grant_scopes(api.id, application_id, sorted(keep))
-        for scope in scopes:
-            if scope.id not in keep:
-                uow[APIS_REPO].revoke_scope(api.id, application_id, scope.id)
+        apis_service.set_application_access(
+            uow, clock, api_id_, application_id, authorized, scope_keys
+        )
 
 
 @dataclass(frozen=True)
@@ -333,13 +325,13 @@ class TokenCandidate:
 def token_candidates(storage: Storage, limit: int = 500) -> list[TokenCandidate]:
     """M2M applications authorized for at least one API, in creation order."""
     with storage.read() as uow:
-        apis = _all_apis(uow)
+        apis = apis_service.all_apis(uow)
         audiences = [a.audience for a in apis]
         candidates: list[TokenCandidate] = []
-        for _, application in uow[APPLICATIONS_REPO].list_page(None, limit):
+        for application in applications_service.applications_page(uow, None, limit):
             if application.type != "m2m":
                 continue
-            found = uow[APIS_REPO].authorizations(application.id, audiences)
+            found = apis_service.application_authorizations(uow, application.id, audiences)
             if found:
                 candidates.append(TokenCandidate(application, found))
         return candidates

@@ -3,6 +3,14 @@
 An M2M application's id doubles as its OAuth client id (Kinde: 32 hex
 characters). Its secret is returned in clear only by ``create_application`` and
 ``rotate_secret``; storage keeps a keyed hash.
+
+Every change records its event in its transaction (``application.created``,
+``.updated`` with the fields that changed, ``.deleted``, ``.secret_rotated``, and the
+access role and connection events); none of them carries a secret or its hash.
+
+The PATCH bodies stay plain dicts: their fields are the named settings below
+(``BOOL_SETTINGS``, ``TEXT_SETTINGS``, the token lifetimes), walked by name, so a body
+Struct would only repeat those tuples field by field.
 """
 
 import re
@@ -13,6 +21,7 @@ from kindling.clock import Clock, isoformat
 from kindling.crypto.client_secrets import SecretHasher, generate_client_secret
 from kindling.platform.codes import Code, derived
 from kindling.platform.errors import NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import client_id, secret_id
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage, UnitOfWork
@@ -27,6 +36,24 @@ NAME_MAX = 128
 class CreatedApplication:
     application: Application
     client_secret: str
+
+
+def application_data(application: Application) -> dict[str, Any]:
+    """An application as its events show it; never a secret."""
+    return {
+        "id": application.id,
+        "name": application.name,
+        "type": application.type,
+        "org_code": application.org_code,
+    }
+
+
+def _record_update(uow: UnitOfWork, application: Application, fields: list[str]) -> None:
+    if fields:
+        uow.record(
+            EventType.APPLICATION_UPDATED,
+            {"application": application_data(application), "updated_fields": fields},
+        )
 
 
 def add_application(
@@ -62,6 +89,7 @@ def add_application(
             created_on=now,
         )
     )
+    uow.record(EventType.APPLICATION_CREATED, {"application": application_data(application)})
     return CreatedApplication(application, secret)
 
 
@@ -169,11 +197,15 @@ def update_application(storage: Storage, application_id: str, body: dict[str, An
     with storage.transaction() as uow:
         application = _require(uow, application_id)
         settings = {**application.settings, **changes}
-        uow[APPLICATIONS_REPO].update(
-            replace(application, name=name or application.name, settings=settings)
-        )
+        updated = replace(application, name=name or application.name, settings=settings)
+        uow[APPLICATIONS_REPO].update(updated)
+        fields = ["name"] if updated.name != application.name else []
+        fields += [k for k, v in changes.items() if application.settings.get(k) != v]
         for kind, values in urls.items():
+            if uow[APPLICATIONS_REPO].urls(application_id, kind) != values:
+                fields.append(f"{kind}_uris")
             uow[APPLICATIONS_REPO].set_urls(application_id, kind, values)
+        _record_update(uow, updated, fields)
 
 
 def update_tokens(storage: Storage, application_id: str, body: dict[str, Any]) -> None:
@@ -208,15 +240,23 @@ def update_tokens(storage: Storage, application_id: str, body: dict[str, Any]) -
         settings.update({k: v for k, v in lifetimes.items() if k != "access_token_lifetime"})
         if hasura is not None:
             settings["is_hasura_mapping_enabled"] = hasura
-        uow[APPLICATIONS_REPO].update(
-            replace(
-                application,
-                access_token_lifetime=lifetimes.get(
-                    "access_token_lifetime", application.access_token_lifetime
-                ),
-                settings=settings,
-            )
+        updated = replace(
+            application,
+            access_token_lifetime=lifetimes.get(
+                "access_token_lifetime", application.access_token_lifetime
+            ),
+            settings=settings,
         )
+        uow[APPLICATIONS_REPO].update(updated)
+        before: dict[str, object] = {
+            **application.settings,
+            "access_token_lifetime": application.access_token_lifetime,
+        }
+        sent: dict[str, object] = dict(lifetimes)
+        if hasura is not None:
+            sent["is_hasura_mapping_enabled"] = hasura
+        fields = [k for k, v in sent.items() if before.get(k) != v]
+        _record_update(uow, updated, fields)
 
 
 def delete_application(storage: Storage, application_id: str) -> None:
@@ -224,6 +264,7 @@ def delete_application(storage: Storage, application_id: str) -> None:
     with storage.transaction() as uow:
         if not uow[APPLICATIONS_REPO].delete(application_id):
             raise NotFound("Application not found", Code.APPLICATION_NOT_FOUND)
+        uow.record(EventType.APPLICATION_DELETED, {"application": {"id": application_id}})
 
 
 def get_urls(storage: Storage, application_id: str, kind: str) -> list[str]:
@@ -237,7 +278,7 @@ def change_urls(
 ) -> None:
     """``add`` appends, ``replace`` overwrites, ``remove`` deletes (unknown URLs → 400)."""
     with storage.transaction() as uow:
-        _require(uow, application_id)
+        application = _require(uow, application_id)
         current = uow[APPLICATIONS_REPO].urls(application_id, kind)
         if mode == "add":
             updated = list(dict.fromkeys([*current, *urls]))
@@ -251,6 +292,7 @@ def change_urls(
         if len(updated) > MAX_URLS:
             raise ValidationError(f"at most {MAX_URLS} URLs", Code.TOO_MANY_URLS)
         uow[APPLICATIONS_REPO].set_urls(application_id, kind, updated)
+        _record_update(uow, application, [f"{kind}_uris"] if updated != current else [])
 
 
 def _access_role_position(
@@ -293,10 +335,14 @@ def set_access_role(storage: Storage, application_id: str, role_id: str, allowed
         _require(uow, application_id)
         if not uow[APPLICATIONS_REPO].role_exists(role_id):
             raise NotFound("Role not found", Code.ROLE_NOT_FOUND)
+        data = {"application": {"id": application_id}, "role": {"id": role_id}}
         if allowed:
-            uow[APPLICATIONS_REPO].add_access_role(application_id, role_id)
+            if uow[APPLICATIONS_REPO].add_access_role(application_id, role_id):
+                uow.record(EventType.APPLICATION_ACCESS_ROLE_ADDED, data)
         elif not uow[APPLICATIONS_REPO].remove_access_role(application_id, role_id):
             raise NotFound("The role has no access to this application", Code.ROLE_NOT_FOUND)
+        else:
+            uow.record(EventType.APPLICATION_ACCESS_ROLE_REMOVED, data)
 
 
 def list_connections(storage: Storage, application_id: str) -> list[dict[str, object]]:
@@ -312,10 +358,18 @@ def set_connection(
         _require(uow, application_id)
         if not uow[APPLICATIONS_REPO].connection_exists(connection_id):
             raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
+        data = {"application": {"id": application_id}, "connection": {"id": connection_id}}
         if enabled:
+            was = any(
+                c["id"] == connection_id for c in uow[APPLICATIONS_REPO].connections(application_id)
+            )
             uow[APPLICATIONS_REPO].enable_connection(application_id, connection_id)
+            if not was:
+                uow.record(EventType.APPLICATION_CONNECTION_ENABLED, data)
         elif not uow[APPLICATIONS_REPO].disable_connection(application_id, connection_id):
             raise NotFound("The connection is not enabled", Code.CONNECTION_NOT_FOUND)
+        else:
+            uow.record(EventType.APPLICATION_CONNECTION_DISABLED, data)
 
 
 DEFAULT_GRACE = 3_600
@@ -354,4 +408,37 @@ def rotate_secret(
             )
         )
         uow[APPLICATIONS_REPO].expire_secrets(application_id, expires_at, except_id=new_id)
+        uow.record(
+            EventType.APPLICATION_SECRET_ROTATED,
+            {
+                "application": {"id": application_id},
+                "secret": {"id": new_id},
+                "previous_secrets_expire_at": expires_at,
+            },
+        )
     return secret, expires_at
+
+
+# --- for other resources and the web layer ---------------------------------------------
+# Other resources reach applications through these functions, never through the
+# applications repository; the ``uow`` ones run in the caller's transaction.
+
+
+def find_application(uow: UnitOfWork, application_id: str) -> Application | None:
+    """The application with this id, or None (the caller picks the error to raise)."""
+    return uow[APPLICATIONS_REPO].get(application_id)
+
+
+def applications_page(uow: UnitOfWork, after: int | None, limit: int) -> list[Application]:
+    """Up to ``limit`` applications after sequence ``after``, in creation order."""
+    return [application for _, application in uow[APPLICATIONS_REPO].list_page(after, limit)]
+
+
+def application_exists(storage: Storage, application_id: str) -> bool:
+    """Whether the application is still there.
+
+    The Management API asks this before every call, so the unexpired tokens of a
+    deleted application stop working at once instead of living on until they expire.
+    """
+    with storage.read() as uow:
+        return uow[APPLICATIONS_REPO].get(application_id) is not None

@@ -10,6 +10,11 @@ An organization sees, per flag: its own override, else the environment override,
 the default. Replacing a flag (``PUT``) with another type resets its overrides (they
 were values of the old type), and lowering its level removes the overrides the new
 level no longer allows, in the same transaction.
+
+Every change records its event in its transaction: ``feature_flag.created``,
+``.updated`` (when a field changed), ``.deleted``, and one
+``feature_flag.override_updated`` or ``.override_deleted`` per override that actually
+changed (so clearing an organization's overrides records one per override it had).
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import Body, decode_body
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, Conflict, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import feature_flag_id
 from kindling.platform.storage import Storage, UnitOfWork
 from kindling.platform.validation import optional_text, required_text
@@ -45,6 +52,37 @@ class FlagValue:
     key: str
     type: str
     value: str
+
+
+class FlagBody(Body, frozen=True):
+    """``POST /feature_flags`` (a JSON body) and ``PUT /feature_flags/{key}`` (the same
+    fields in the query string)."""
+
+    name: object = None
+    key: object = None
+    description: object = None
+    type: object = None
+    allow_override_level: object = None
+    default_value: object = None
+
+
+#: The fields of a flag its events carry; all but the first two may change.
+_FIELDS = ("id", "key", "name", "type", "default_value", "allow_override_level", "description")
+
+
+def flag_data(flag: FeatureFlag) -> dict[str, Any]:
+    return {field: getattr(flag, field) for field in _FIELDS}
+
+
+def _override(
+    uow: UnitOfWork, flag: FeatureFlag, level: str, value: str | None, **subject: Any
+) -> None:
+    """Record an override set (``value``) or removed (None) at ``level``."""
+    data = {"feature_flag": {"id": flag.id, "key": flag.key}, "level": level, **subject}
+    if value is None:
+        uow.record(EventType.FEATURE_FLAG_OVERRIDE_DELETED, data)
+    else:
+        uow.record(EventType.FEATURE_FLAG_OVERRIDE_UPDATED, {**data, "value": value})
 
 
 def parse_value(flag_type: str, raw: Any, field: str = "value") -> str:
@@ -106,18 +144,13 @@ def _allow(flag: FeatureFlag, level: str) -> None:
 
 def create_flag(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> FeatureFlag:
     """Kinde's ``POST /feature_flags``; ``allow_override_level`` defaults to ``env``."""
-    name = required_text(body.get("name"), "name", NAME_MAX, "NAME")
-    key = validate_key(body.get("key"))
-    type_ = choice(body.get("type"), "type", FLAG_TYPES, "TYPE")
-    default = parse_value(type_, body.get("default_value"), "default_value")
-    description = optional_text(
-        body.get("description"), "description", DESCRIPTION_MAX, "DESCRIPTION"
-    )
-    level = (
-        "env"
-        if body.get("allow_override_level") is None
-        else _level(body.get("allow_override_level"))
-    )
+    data = decode_body(body, FlagBody)
+    name = required_text(data.name, "name", NAME_MAX, "NAME")
+    key = validate_key(data.key)
+    type_ = choice(data.type, "type", FLAG_TYPES, "TYPE")
+    default = parse_value(type_, data.default_value, "default_value")
+    description = optional_text(data.description, "description", DESCRIPTION_MAX, "DESCRIPTION")
+    level = "env" if data.allow_override_level is None else _level(data.allow_override_level)
     flag = FeatureFlag(
         id=feature_flag_id(),
         key=key,
@@ -134,6 +167,7 @@ def create_flag(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> Feat
             if uow[FEATURE_FLAGS_REPO].get_by_key(key) is not None:
                 raise exists
             uow[FEATURE_FLAGS_REPO].add(flag)
+            uow.record(EventType.FEATURE_FLAG_CREATED, {"feature_flag": flag_data(flag)})
     except IntegrityViolation:
         raise exists from None
     return flag
@@ -145,13 +179,12 @@ def update_flag(storage: Storage, key: str, query: Mapping[str, str]) -> Feature
     Kinde's enum for ``allow_override_level`` here is ``env|org``; ``usr`` is accepted
     too, so that replacing a user-level flag does not have to drop its user overrides.
     """
-    name = required_text(query.get("name"), "name", NAME_MAX, "NAME")
-    description = optional_text(
-        query.get("description"), "description", DESCRIPTION_MAX, "DESCRIPTION"
-    )
-    type_ = choice(query.get("type"), "type", FLAG_TYPES, "TYPE")
-    level = _level(query.get("allow_override_level"))
-    default = parse_value(type_, query.get("default_value"), "default_value")
+    data = decode_body(query, FlagBody)
+    name = required_text(data.name, "name", NAME_MAX, "NAME")
+    description = optional_text(data.description, "description", DESCRIPTION_MAX, "DESCRIPTION")
+    type_ = choice(data.type, "type", FLAG_TYPES, "TYPE")
+    level = _level(data.allow_override_level)
+    default = parse_value(type_, data.default_value, "default_value")
     with storage.transaction() as uow:
         flag = _flag(uow, key)
         retyped = flag.type != type_
@@ -170,13 +203,23 @@ def update_flag(storage: Storage, key: str, query: Mapping[str, str]) -> Feature
             organizations=retyped or _RANK[level] < _RANK["org"],
             users=retyped or _RANK[level] < _RANK["usr"],
         )
+        fields = [f for f in _FIELDS[2:] if getattr(updated, f) != getattr(flag, f)]
+        if fields:
+            uow.record(
+                EventType.FEATURE_FLAG_UPDATED,
+                {"feature_flag": flag_data(updated), "updated_fields": fields},
+            )
     return updated
 
 
 def delete_flag(storage: Storage, key: str) -> None:
     """Delete a flag and all its overrides."""
     with storage.transaction() as uow:
-        uow[FEATURE_FLAGS_REPO].delete(_flag(uow, key).id)
+        flag = _flag(uow, key)
+        uow[FEATURE_FLAGS_REPO].delete(flag.id)
+        uow.record(
+            EventType.FEATURE_FLAG_DELETED, {"feature_flag": {"id": flag.id, "key": flag.key}}
+        )
 
 
 # --- environment -------------------------------------------------------------
@@ -199,20 +242,26 @@ def environment_values(storage: Storage) -> list[FlagValue]:
 def set_environment_value(storage: Storage, key: str, value: Any) -> None:
     with storage.transaction() as uow:
         flag = _flag(uow, key)
-        uow[FEATURE_FLAGS_REPO].update(
-            replace(flag, environment_value=parse_value(flag.type, value))
-        )
+        stored = parse_value(flag.type, value)
+        uow[FEATURE_FLAGS_REPO].update(replace(flag, environment_value=stored))
+        if stored != flag.environment_value:
+            _override(uow, flag, "env", stored)
 
 
 def delete_environment_value(storage: Storage, key: str) -> None:
     with storage.transaction() as uow:
         flag = _flag(uow, key)
         uow[FEATURE_FLAGS_REPO].update(replace(flag, environment_value=None))
+        if flag.environment_value is not None:
+            _override(uow, flag, "env", None)
 
 
 def clear_environment_values(storage: Storage) -> None:
     with storage.transaction() as uow:
+        overridden = [f for f in uow[FEATURE_FLAGS_REPO].all() if f.environment_value is not None]
         uow[FEATURE_FLAGS_REPO].clear_environment_values()
+        for flag in overridden:
+            _override(uow, flag, "env", None)
 
 
 # --- organizations -----------------------------------------------------------
@@ -275,7 +324,10 @@ def set_organization_value(storage: Storage, org_code: str, key: str, value: Any
             flag = _flag(uow, key)
             _allow(flag, "org")
             stored = parse_value(flag.type, value)
+            before = uow[FEATURE_FLAGS_REPO].organization_values(org_code).get(flag.id)
             uow[FEATURE_FLAGS_REPO].set_organization_value(org_code, flag.id, stored)
+            if stored != before:
+                _override(uow, flag, "org", stored, organization={"code": org_code})
     except IntegrityViolation:
         raise _concurrent_delete() from None
 
@@ -284,13 +336,19 @@ def delete_organization_value(storage: Storage, org_code: str, key: str) -> None
     """Remove the organization's override (a no-op when it has none)."""
     with storage.transaction() as uow:
         _organization(uow, org_code)
-        uow[FEATURE_FLAGS_REPO].delete_organization_value(org_code, _flag(uow, key).id)
+        flag = _flag(uow, key)
+        if uow[FEATURE_FLAGS_REPO].delete_organization_value(org_code, flag.id):
+            _override(uow, flag, "org", None, organization={"code": org_code})
 
 
 def clear_organization_values(storage: Storage, org_code: str) -> None:
     with storage.transaction() as uow:
         _organization(uow, org_code)
+        overrides = uow[FEATURE_FLAGS_REPO].organization_values(org_code)
+        overridden = [f for f in uow[FEATURE_FLAGS_REPO].all() if f.id in overrides]
         uow[FEATURE_FLAGS_REPO].clear_organization_values(org_code)
+        for flag in overridden:
+            _override(uow, flag, "org", None, organization={"code": org_code})
 
 
 # --- users -------------------------------------------------------------------
@@ -303,6 +361,10 @@ def set_user_value(storage: Storage, user_id: str, key: str, value: Any) -> None
                 raise NotFound("User not found", Code.USER_NOT_FOUND)
             flag = _flag(uow, key)
             _allow(flag, "usr")
-            uow[FEATURE_FLAGS_REPO].set_user_value(user_id, flag.id, parse_value(flag.type, value))
+            stored = parse_value(flag.type, value)
+            before = uow[FEATURE_FLAGS_REPO].user_values(user_id).get(flag.id)
+            uow[FEATURE_FLAGS_REPO].set_user_value(user_id, flag.id, stored)
+            if stored != before:
+                _override(uow, flag, "usr", stored, user={"id": user_id})
     except IntegrityViolation:
         raise _concurrent_delete() from None

@@ -3,7 +3,10 @@
 An organization's code is ``org_<11 hex>``; its handle, when set, is unique (a unique
 index decides between concurrent writers). Branding and policies live in a typed
 settings object stored as one JSON column. Every change validates its whole input
-first and then runs in one transaction.
+first and then runs in one transaction, which also records the change's domain event
+(Kinde's ``organization.created``, ``organization.updated``, ``organization.deleted``;
+Kindling's logo and connection events; see ``kindling.platform.event_types``). A call
+that changes nothing records nothing.
 """
 
 from __future__ import annotations
@@ -11,13 +14,17 @@ from __future__ import annotations
 import colorsys
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import msgspec
+
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import Body, decode_body, given
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, Conflict, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import organization_code
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage, UnitOfWork
@@ -61,6 +68,129 @@ SSO_PERSISTENCE_MODES = ("persistent", "non_persistent")
 _HANDLE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _DOMAIN = re.compile(r"[^\s\x00-\x1f\x7f]+")
+
+
+# --- request bodies (see kindling.platform.bodies) -------------------------------
+#
+# Colour fields are read by name (``COLOR_FIELDS``) from the body Structs below.
+
+
+class CreateOrganizationBody(Body, frozen=True):
+    """Kinde's ``POST /organization`` body."""
+
+    name: object = None
+    handle: object = None
+    external_id: object = None
+    feature_flags: object = None
+    background_color: object = None
+    button_color: object = None
+    button_text_color: object = None
+    link_color: object = None
+    background_color_dark: object = None
+    button_color_dark: object = None
+    button_text_color_dark: object = None
+    link_color_dark: object = None
+    theme_code: object = None
+    is_auto_membership_enabled: object = None
+    #: Kinde's deprecated alias of ``is_auto_membership_enabled``.
+    is_allow_registrations: object = None
+    sender_name: object = None
+    sender_email: object = None
+    is_create_billing_customer: object = None
+    billing_email: object = None
+    billing_plan_code: object = None
+
+
+class UpdateOrganizationBody(Body, frozen=True):
+    """Kinde's ``PATCH /organization/{org_code}`` body.
+
+    ``UNSET`` fields distinguish absent from null: a null colour, sender, handle or
+    external id clears it. The others treat null as absent.
+    """
+
+    name: object = None
+    external_id: object = msgspec.UNSET
+    handle: object = msgspec.UNSET
+    background_color: object = msgspec.UNSET
+    button_color: object = msgspec.UNSET
+    button_text_color: object = msgspec.UNSET
+    link_color: object = msgspec.UNSET
+    background_color_dark: object = msgspec.UNSET
+    button_color_dark: object = msgspec.UNSET
+    button_text_color_dark: object = msgspec.UNSET
+    link_color_dark: object = msgspec.UNSET
+    theme_code: object = None
+    is_auto_membership_enabled: object = None
+    is_allow_registrations: object = None
+    is_auto_join_domain_list: object = None
+    is_enable_advanced_orgs: object = None
+    is_enforce_mfa: object = None
+    allowed_domains: object = None
+    sender_name: object = msgspec.UNSET
+    sender_email: object = msgspec.UNSET
+    is_suspended: object = None
+
+
+class SessionsBody(Body, frozen=True):
+    """Kinde's ``PATCH /organizations/{org_code}/sessions`` body."""
+
+    is_use_org_sso_session_policy: object = None
+    sso_session_persistence_mode: object = None
+    is_use_org_authenticated_session_lifetime: object = None
+    authenticated_session_lifetime: object = None
+
+
+class MfaBody(Body, frozen=True):
+    """Kinde's ``PUT /organizations/{org_code}/mfa`` body."""
+
+    enabled_factors: object = None
+    is_recovery_codes_enabled: object = None
+
+
+class PasskeyBody(Body, frozen=True):
+    """Kinde's ``PUT /organizations/{org_code}/passkey`` body."""
+
+    is_override_environment_passkey_settings: object = None
+    policy: object = None
+
+
+# --- event data ---------------------------------------------------------------------
+
+
+def organization_event_data(org: Organization) -> dict[str, Any]:
+    """The organization as its events show it (Kinde's webhook ``data.organization``)."""
+    return {
+        "code": org.code,
+        "name": org.name,
+        "handle": org.handle,
+        "external_id": org.external_id,
+        "is_suspended": org.is_suspended,
+    }
+
+
+def updated_fields(before: Organization, after: Organization) -> list[str]:
+    """The names of the fields and settings that differ, fields first."""
+    names = [
+        f.name
+        for f in fields(Organization)
+        if f.name != "settings" and getattr(before, f.name) != getattr(after, f.name)
+    ]
+    names += [
+        f.name
+        for f in fields(OrganizationSettings)
+        if getattr(before.settings, f.name) != getattr(after.settings, f.name)
+    ]
+    return names
+
+
+def _record_updated(uow: UnitOfWork, before: Organization, after: Organization) -> None:
+    """Record ``organization.updated`` when something changed."""
+    changed = updated_fields(before, after)
+    if changed:
+        uow.record(
+            EventType.ORGANIZATION_UPDATED,
+            {"organization": organization_event_data(after), "updated_fields": changed},
+        )
 
 
 # --- small validators ---------------------------------------------------------
@@ -181,10 +311,10 @@ def _lifetime(value: Any) -> int:
     return int(value)
 
 
-def _membership(data: Mapping[str, Any]) -> bool | None:
+def _membership(data: CreateOrganizationBody | UpdateOrganizationBody) -> bool | None:
     """``is_auto_membership_enabled``, or its deprecated alias ``is_allow_registrations``."""
-    current = optional_bool(data.get("is_auto_membership_enabled"), "is_auto_membership_enabled")
-    legacy = optional_bool(data.get("is_allow_registrations"), "is_allow_registrations")
+    current = optional_bool(data.is_auto_membership_enabled, "is_auto_membership_enabled")
+    legacy = optional_bool(data.is_allow_registrations, "is_allow_registrations")
     return current if current is not None else legacy
 
 
@@ -222,33 +352,29 @@ def create_organization(storage: Storage, clock: Clock, body: Any) -> Organizati
     ``feature_flags`` maps existing flag keys to their type (``str|int|bool``, as the
     spec defines it); each becomes an organization override pinned to the flag's
     default value. Unknown keys, a wrong type or a flag that organizations may not
-    override are refused before anything is written.
+    override are refused before anything is written. Records ``organization.created``.
     """
-    data = _as_object(body, "body")
-    name = required_text(data.get("name"), "name", NAME_MAX, "NAME")
-    colors: dict[str, Any] = {f: _color(data.get(f), f) for f in COLOR_FIELDS}
-    theme = data.get("theme_code")
+    data = decode_body(body, CreateOrganizationBody, "body must be an object")
+    name = required_text(data.name, "name", NAME_MAX, "NAME")
+    colors: dict[str, Any] = {f: _color(getattr(data, f), f) for f in COLOR_FIELDS}
+    theme = data.theme_code
     settings = OrganizationSettings(
         **colors,
         theme_code="light" if theme is None else _theme_code(theme),
         is_auto_membership_enabled=_membership(data) or False,
-        sender_name=optional_text(
-            data.get("sender_name"), "sender_name", SENDER_NAME_MAX, "SENDER_NAME"
-        ),
-        sender_email=_sender_email(data.get("sender_email")),
+        sender_name=optional_text(data.sender_name, "sender_name", SENDER_NAME_MAX, "SENDER_NAME"),
+        sender_email=_sender_email(data.sender_email),
     )
-    handle = _handle(data.get("handle"))
-    external_id = optional_text(
-        data.get("external_id"), "external_id", EXTERNAL_ID_MAX, "EXTERNAL_ID"
-    )
-    flag_types = _flag_types(data.get("feature_flags"))
-    if optional_bool(data.get("is_create_billing_customer"), "is_create_billing_customer"):
+    handle = _handle(data.handle)
+    external_id = optional_text(data.external_id, "external_id", EXTERNAL_ID_MAX, "EXTERNAL_ID")
+    flag_types = _flag_types(data.feature_flags)
+    if optional_bool(data.is_create_billing_customer, "is_create_billing_customer"):
         raise ValidationError(
             "Kindling has no billing: is_create_billing_customer is not supported",
             Code.BILLING_NOT_SUPPORTED,
         )
-    optional_text(data.get("billing_email"), "billing_email", 254, "BILLING_EMAIL")
-    optional_text(data.get("billing_plan_code"), "billing_plan_code", 255, "BILLING_PLAN_CODE")
+    optional_text(data.billing_email, "billing_email", 254, "BILLING_EMAIL")
+    optional_text(data.billing_plan_code, "billing_plan_code", 255, "BILLING_PLAN_CODE")
     org = Organization(
         code=organization_code(),
         name=name,
@@ -266,6 +392,9 @@ def create_organization(storage: Storage, clock: Clock, body: Any) -> Organizati
                 )
             uow[ORGANIZATIONS_REPO].add(org)
             uow[ORGANIZATIONS_REPO].set_feature_flag_values(org.code, overrides)
+            uow.record(
+                EventType.ORGANIZATION_CREATED, {"organization": organization_event_data(org)}
+            )
     except IntegrityViolation:
         if handle is None:  # a flag deleted meanwhile, or (vanishingly rare) a code clash
             raise Conflict(
@@ -344,46 +473,55 @@ def list_organizations_by_name(
 # --- update, delete, handle -----------------------------------------------------
 
 
-def _settings_changes(data: Mapping[str, Any]) -> dict[str, Any]:
+def _settings_changes(data: UpdateOrganizationBody) -> dict[str, Any]:
     """Validate the settings fields of ``PATCH /organization/{code}``."""
     changes: dict[str, Any] = {}
     for f in COLOR_FIELDS:
-        if f in data:
-            changes[f] = _color(data[f], f)
-    if data.get("theme_code") is not None:
-        changes["theme_code"] = _theme_code(data["theme_code"])
+        value = getattr(data, f)
+        if given(value):
+            changes[f] = _color(value, f)
+    if data.theme_code is not None:
+        changes["theme_code"] = _theme_code(data.theme_code)
     membership = _membership(data)
     if membership is not None:
         changes["is_auto_membership_enabled"] = membership
-    for flag in ("is_auto_join_domain_list", "is_enable_advanced_orgs", "is_enforce_mfa"):
-        value = optional_bool(data.get(flag), flag)
+    for flag, raw in (
+        ("is_auto_join_domain_list", data.is_auto_join_domain_list),
+        ("is_enable_advanced_orgs", data.is_enable_advanced_orgs),
+        ("is_enforce_mfa", data.is_enforce_mfa),
+    ):
+        value = optional_bool(raw, flag)
         if value is not None:
             changes[flag] = value
-    if data.get("allowed_domains") is not None:
-        changes["allowed_domains"] = _domains(data["allowed_domains"])
-    if "sender_name" in data:
+    if data.allowed_domains is not None:
+        changes["allowed_domains"] = _domains(data.allowed_domains)
+    if given(data.sender_name):
         changes["sender_name"] = optional_text(
-            data["sender_name"], "sender_name", SENDER_NAME_MAX, "SENDER_NAME"
+            data.sender_name, "sender_name", SENDER_NAME_MAX, "SENDER_NAME"
         )
-    if "sender_email" in data:
-        changes["sender_email"] = _sender_email(data["sender_email"])
+    if given(data.sender_email):
+        changes["sender_email"] = _sender_email(data.sender_email)
     return changes
 
 
 def update_organization(storage: Storage, clock: Clock, code: str, body: Any) -> Organization:
-    """Apply Kinde's ``PATCH /organization/{org_code}``; absent fields keep their value."""
-    data = _as_object(body, "body")
+    """Apply Kinde's ``PATCH /organization/{org_code}``; absent fields keep their value.
+
+    Records ``organization.updated`` (the organization after the change and the names of
+    the fields and settings that changed) unless nothing changed.
+    """
+    data = decode_body(body, UpdateOrganizationBody, "body must be an object")
     row: dict[str, Any] = {}
-    if data.get("name") is not None:
-        row["name"] = required_text(data["name"], "name", NAME_MAX, "NAME")
-    if "external_id" in data:
+    if data.name is not None:
+        row["name"] = required_text(data.name, "name", NAME_MAX, "NAME")
+    if given(data.external_id):
         row["external_id"] = optional_text(
-            data["external_id"], "external_id", EXTERNAL_ID_MAX, "EXTERNAL_ID"
+            data.external_id, "external_id", EXTERNAL_ID_MAX, "EXTERNAL_ID"
         )
-    if "handle" in data:
-        row["handle"] = _handle(data["handle"])
+    if given(data.handle):
+        row["handle"] = _handle(data.handle)
     settings = _settings_changes(data)
-    suspend = optional_bool(data.get("is_suspended"), "is_suspended")
+    suspend = optional_bool(data.is_suspended, "is_suspended")
     now = isoformat(clock.now())
     try:
         with storage.transaction() as uow:
@@ -406,6 +544,7 @@ def update_organization(storage: Storage, clock: Clock, code: str, body: Any) ->
                 settings["suspended_on"] = now if suspend else None
             updated = replace(org, **row, settings=replace(org.settings, **settings))
             uow[ORGANIZATIONS_REPO].update(updated)
+            _record_updated(uow, org, updated)
     except IntegrityViolation:
         raise AlreadyExists(
             "An organization with this handle already exists", Code.HANDLE_ALREADY_EXISTS
@@ -414,7 +553,10 @@ def update_organization(storage: Storage, clock: Clock, code: str, body: Any) ->
 
 
 def delete_organization(storage: Storage, code: str) -> None:
-    """Delete the organization; memberships, invites, logos and overrides go with it."""
+    """Delete the organization; memberships, invites, logos and overrides go with it.
+
+    Records ``organization.deleted`` only (what goes with it records nothing further).
+    """
     with storage.transaction() as uow:
         org = _require(uow, code)
         if org.is_default:
@@ -423,35 +565,49 @@ def delete_organization(storage: Storage, code: str) -> None:
                 Code.CANNOT_DELETE_DEFAULT_ORGANIZATION,
             )
         uow[ORGANIZATIONS_REPO].delete(code)
+        uow.record(
+            EventType.ORGANIZATION_DELETED, {"organization": {"code": org.code, "name": org.name}}
+        )
 
 
 def delete_handle(storage: Storage, code: str) -> None:
+    """Remove the handle; records ``organization.updated`` when there was one."""
     with storage.transaction() as uow:
         org = _require(uow, code)
         if org.handle is not None:
-            uow[ORGANIZATIONS_REPO].update(replace(org, handle=None))
+            updated = replace(org, handle=None)
+            uow[ORGANIZATIONS_REPO].update(updated)
+            _record_updated(uow, org, updated)
 
 
 # --- policies: sessions, MFA, passkeys ------------------------------------------
 
 
 def _update_settings(storage: Storage, code: str, changes: Mapping[str, Any]) -> Organization:
+    """Apply validated settings; records ``organization.updated`` when one changed."""
     with storage.transaction() as uow:
         org = _require(uow, code)
         updated = replace(org, settings=replace(org.settings, **changes))
         uow[ORGANIZATIONS_REPO].update(updated)
+        _record_updated(uow, org, updated)
     return updated
 
 
 def update_sessions(storage: Storage, code: str, body: Any) -> Organization:
-    """Kinde's ``PATCH /organizations/{org_code}/sessions``."""
-    data = _as_object(body, "body")
+    """Kinde's ``PATCH /organizations/{org_code}/sessions``; records ``organization.updated``."""
+    data = decode_body(body, SessionsBody, "body must be an object")
     changes: dict[str, Any] = {}
-    for flag in ("is_use_org_sso_session_policy", "is_use_org_authenticated_session_lifetime"):
-        value = optional_bool(data.get(flag), flag)
+    for flag, raw in (
+        ("is_use_org_sso_session_policy", data.is_use_org_sso_session_policy),
+        (
+            "is_use_org_authenticated_session_lifetime",
+            data.is_use_org_authenticated_session_lifetime,
+        ),
+    ):
+        value = optional_bool(raw, flag)
         if value is not None:
             changes[flag] = value
-    mode = data.get("sso_session_persistence_mode")
+    mode = data.sso_session_persistence_mode
     if mode is not None:
         if mode not in SSO_PERSISTENCE_MODES:
             raise ValidationError(
@@ -459,10 +615,8 @@ def update_sessions(storage: Storage, code: str, body: Any) -> Organization:
                 Code.INVALID_SSO_SESSION_PERSISTENCE_MODE,
             )
         changes["sso_session_persistence_mode"] = mode
-    if data.get("authenticated_session_lifetime") is not None:
-        changes["authenticated_session_lifetime"] = _lifetime(
-            data["authenticated_session_lifetime"]
-        )
+    if data.authenticated_session_lifetime is not None:
+        changes["authenticated_session_lifetime"] = _lifetime(data.authenticated_session_lifetime)
     if not changes:
         raise ValidationError("no session setting to update", Code.NO_FIELDS_TO_UPDATE)
     with storage.transaction() as uow:
@@ -483,13 +637,14 @@ def update_sessions(storage: Storage, code: str, body: Any) -> Organization:
             )
         updated = replace(org, settings=settings)
         uow[ORGANIZATIONS_REPO].update(updated)
+        _record_updated(uow, org, updated)
     return updated
 
 
 def replace_mfa(storage: Storage, code: str, body: Any) -> Organization:
     """Kinde's ``PUT /organizations/{org_code}/mfa``: the enabled factors, replaced."""
-    data = _as_object(body, "body")
-    factors = data.get("enabled_factors")
+    data = decode_body(body, MfaBody, "body must be an object")
+    factors = data.enabled_factors
     if factors is None:
         raise ValidationError("enabled_factors is required", Code.ENABLED_FACTORS_REQUIRED)
     if not isinstance(factors, list):
@@ -503,7 +658,7 @@ def replace_mfa(storage: Storage, code: str, body: Any) -> Organization:
             )
         if factor not in enabled:
             enabled.append(factor)
-    recovery = optional_bool(data.get("is_recovery_codes_enabled"), "is_recovery_codes_enabled")
+    recovery = optional_bool(data.is_recovery_codes_enabled, "is_recovery_codes_enabled")
     return _update_settings(
         storage,
         code,
@@ -545,12 +700,12 @@ def update_passkey(storage: Storage, code: str, body: Any) -> PasskeySettings:
     ``is_override_environment_passkey_settings: false`` reverts to the environment's
     policy (a policy sent along is ignored); a policy alone implies overriding.
     """
-    data = _as_object(body, "body")
+    data = decode_body(body, PasskeyBody, "body must be an object")
     override = optional_bool(
-        data.get("is_override_environment_passkey_settings"),
+        data.is_override_environment_passkey_settings,
         "is_override_environment_passkey_settings",
     )
-    policy = data.get("policy")
+    policy = data.policy
     if policy is not None and policy not in PASSKEY_POLICIES:
         raise ValidationError("policy must be off, optional or mandatory", Code.INVALID_POLICY)
     if override is None and policy is None:
@@ -630,12 +785,19 @@ def check_logo(type_: str, data: bytes) -> str:
 
 
 def set_logo(storage: Storage, clock: Clock, code: str, type_: str, data: bytes) -> None:
-    """Store (or replace) the light or dark logo; the type is sniffed from the bytes."""
+    """Store (or replace) the light or dark logo; the type is sniffed from the bytes.
+
+    Records ``organization.logo_updated`` (its type and content type, never the bytes).
+    """
     content_type = check_logo(type_, data)
     with storage.transaction() as uow:
         _require(uow, code)
         uow[ORGANIZATIONS_REPO].set_logo(
             OrganizationLogo(code, type_, content_type, isoformat(clock.now())), data
+        )
+        uow.record(
+            EventType.ORGANIZATION_LOGO_UPDATED,
+            {"organization": {"code": code}, "logo": {"type": type_, "content_type": content_type}},
         )
 
 
@@ -646,12 +808,18 @@ def list_logos(storage: Storage, code: str) -> list[OrganizationLogo]:
 
 
 def delete_logo(storage: Storage, code: str, type_: str) -> bool:
-    """Delete one logo; False when there was none."""
+    """Delete one logo; False when there was none. Records ``organization.logo_deleted``."""
     if type_ not in LOGO_TYPES:
         raise ValidationError("the logo type must be light or dark", Code.INVALID_LOGO_TYPE)
     with storage.transaction() as uow:
         _require(uow, code)
-        return uow[ORGANIZATIONS_REPO].delete_logo(code, type_)
+        deleted = uow[ORGANIZATIONS_REPO].delete_logo(code, type_)
+        if deleted:
+            uow.record(
+                EventType.ORGANIZATION_LOGO_DELETED,
+                {"organization": {"code": code}, "logo": {"type": type_}},
+            )
+        return deleted
 
 
 # --- connections -----------------------------------------------------------------
@@ -664,11 +832,40 @@ def list_connections(storage: Storage, code: str) -> list[Connection]:
 
 
 def set_connection(storage: Storage, code: str, connection_id: str, enabled: bool) -> bool:
-    """Enable or disable a connection for an organization; False when already so."""
+    """Enable or disable a connection for an organization; False when already so.
+
+    Records ``organization.connection_enabled`` or ``organization.connection_disabled``
+    when it changed.
+    """
     with storage.transaction() as uow:
         _require(uow, code)
         if uow[ORGANIZATIONS_REPO].get_connection(connection_id) is None:
             raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
         if enabled:
-            return uow[ORGANIZATIONS_REPO].enable_connection(code, connection_id)
-        return uow[ORGANIZATIONS_REPO].disable_connection(code, connection_id)
+            changed = uow[ORGANIZATIONS_REPO].enable_connection(code, connection_id)
+        else:
+            changed = uow[ORGANIZATIONS_REPO].disable_connection(code, connection_id)
+        if changed:
+            uow.record(
+                EventType.ORGANIZATION_CONNECTION_ENABLED
+                if enabled
+                else EventType.ORGANIZATION_CONNECTION_DISABLED,
+                {"organization": {"code": code}, "connection": {"id": connection_id}},
+            )
+        return changed
+
+
+# --- for other resources ---------------------------------------------------------------
+
+
+def organization_logo(uow: UnitOfWork, code: str, type_: str) -> tuple[str, bytes] | None:
+    """The content type and bytes of the organization's light or dark logo, or None.
+
+    Runs in the caller's unit of work; the environment's logo addresses serve an
+    organization's logo through this rather than through the organizations repository.
+    """
+    for logo in uow[ORGANIZATIONS_REPO].logos(code):
+        if logo.type == type_:
+            data = uow[ORGANIZATIONS_REPO].logo_data(code, type_)
+            return None if data is None else (logo.content_type, data)
+    return None

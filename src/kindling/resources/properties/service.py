@@ -6,6 +6,10 @@ validated against the property's type: ``single_line_text`` is one line of at mo
 ``SINGLE_LINE_MAX`` characters, ``multi_line_text`` may hold line breaks and tabs, up to
 ``MULTI_LINE_MAX``. A subject's values are listed with every property of its context,
 ``value`` None for those never set. Bulk updates are all or nothing.
+
+Every change records its event in its transaction (``property_category.*``,
+``property.*``, and one ``property_value.updated`` or ``property_value.deleted`` per
+value that actually changed); a call that changes nothing records nothing.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from dataclasses import replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import UNSET, Body, decode_body, given, or_none
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, Conflict, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import property_category_id, property_id
 from kindling.platform.storage import Storage, UnitOfWork
 from kindling.platform.validation import optional_text, required_text
@@ -44,6 +50,56 @@ _SUBJECT_NOT_FOUND = {
     "app": ("Application not found", Code.APPLICATION_NOT_FOUND),
 }
 _CONTEXT_NAMES = {"usr": "users", "org": "organizations", "app": "applications"}
+#: How value events name their subject, as Kinde's webhooks name users, organizations
+#: and applications: (object name, identifying field).
+_SUBJECTS = {"usr": ("user", "id"), "org": ("organization", "code"), "app": ("application", "id")}
+
+
+class CategoryBody(Body, frozen=True):
+    """``POST /property_categories`` and ``PUT /property_categories/{id}``."""
+
+    name: object = None
+    context: object = None
+
+
+class PropertyBody(Body, frozen=True):
+    """``POST /properties`` and ``PUT /properties/{id}``; a sent ``description`` (even
+    null) replaces the current one on update."""
+
+    name: object = None
+    key: object = None
+    type: object = None
+    context: object = None
+    is_private: object = None
+    category_id: object = None
+    description: object = UNSET
+
+
+class ValuesBody(Body, frozen=True):
+    """``PATCH /users|organizations/{id}/properties``: ``{"properties": {key: value}}``."""
+
+    properties: object = None
+
+
+#: The fields of a property its events carry; all but the first three may change.
+_PROPERTY_FIELDS = (
+    "id",
+    "key",
+    "context",
+    "name",
+    "type",
+    "is_private",
+    "category_id",
+    "description",
+)
+
+
+def category_data(category: PropertyCategory) -> dict[str, Any]:
+    return {"id": category.id, "name": category.name, "context": category.context}
+
+
+def property_data(prop: Property) -> dict[str, Any]:
+    return {field: getattr(prop, field) for field in _PROPERTY_FIELDS}
 
 
 def validate_key(value: Any, code_prefix: str = "KEY") -> str:
@@ -113,25 +169,39 @@ def _trim(rows: list[Any], size: int, backwards: bool) -> tuple[list[Any], bool]
 
 
 def create_category(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> PropertyCategory:
-    name = required_text(body.get("name"), "name", NAME_MAX, "NAME")
-    context = choice(body.get("context"), "context", CONTEXTS, "CONTEXT")
+    data = decode_body(body, CategoryBody)
+    name = required_text(data.name, "name", NAME_MAX, "NAME")
+    context = choice(data.context, "context", CONTEXTS, "CONTEXT")
     category = PropertyCategory(
         id=property_category_id(), name=name, context=context, created_on=isoformat(clock.now())
     )
     with storage.transaction() as uow:
         uow[PROPERTIES_REPO].add_category(category)
+        uow.record(
+            EventType.PROPERTY_CATEGORY_CREATED, {"property_category": category_data(category)}
+        )
     return category
 
 
 def update_category(storage: Storage, category_id: str, body: Mapping[str, Any]) -> None:
+    data = decode_body(body, CategoryBody)
     name = None
-    if body.get("name") is not None:
-        name = required_text(body.get("name"), "name", NAME_MAX, "NAME")
+    if data.name is not None:
+        name = required_text(data.name, "name", NAME_MAX, "NAME")
     with storage.transaction() as uow:
-        if uow[PROPERTIES_REPO].get_category(category_id) is None:
+        current = uow[PROPERTIES_REPO].get_category(category_id)
+        if current is None:
             raise NotFound("Category not found", Code.CATEGORY_NOT_FOUND)
         if name is not None:
             uow[PROPERTIES_REPO].rename_category(category_id, name)
+            if name != current.name:
+                uow.record(
+                    EventType.PROPERTY_CATEGORY_UPDATED,
+                    {
+                        "property_category": category_data(replace(current, name=name)),
+                        "updated_fields": ["name"],
+                    },
+                )
 
 
 def list_categories(
@@ -179,14 +249,15 @@ def _category_for(uow: UnitOfWork, category_id: str, context: str) -> PropertyCa
 
 def create_property(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> Property:
     """Kinde's ``POST /properties``; the key must be new and the category must exist."""
-    name = required_text(body.get("name"), "name", NAME_MAX, "NAME")
-    key = validate_key(body.get("key"))
-    type_ = choice(body.get("type"), "type", PROPERTY_TYPES, "TYPE")
-    context = choice(body.get("context"), "context", CONTEXTS, "CONTEXT")
-    is_private = _required_bool(body.get("is_private"), "is_private")
-    category_id = required_text(body.get("category_id"), "category_id", ID_MAX, "CATEGORY_ID")
+    data = decode_body(body, PropertyBody)
+    name = required_text(data.name, "name", NAME_MAX, "NAME")
+    key = validate_key(data.key)
+    type_ = choice(data.type, "type", PROPERTY_TYPES, "TYPE")
+    context = choice(data.context, "context", CONTEXTS, "CONTEXT")
+    is_private = _required_bool(data.is_private, "is_private")
+    category_id = required_text(data.category_id, "category_id", ID_MAX, "CATEGORY_ID")
     description = optional_text(
-        body.get("description"), "description", DESCRIPTION_MAX, "DESCRIPTION"
+        or_none(data.description), "description", DESCRIPTION_MAX, "DESCRIPTION"
     )
     prop = Property(
         id=property_id(),
@@ -206,6 +277,7 @@ def create_property(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> 
             if uow[PROPERTIES_REPO].get_by_key(key) is not None:
                 raise exists
             uow[PROPERTIES_REPO].add(prop)
+            uow.record(EventType.PROPERTY_CREATED, {"property": property_data(prop)})
     except IntegrityViolation:
         raise exists from None
     return prop
@@ -214,13 +286,14 @@ def create_property(storage: Storage, clock: Clock, body: Mapping[str, Any]) -> 
 def update_property(storage: Storage, property_id_: str, body: Mapping[str, Any]) -> Property:
     """Kinde's ``PUT /properties/{id}``: name, is_private and category (same context);
     ``description`` changes when sent (null or "" clears it)."""
-    name = required_text(body.get("name"), "name", NAME_MAX, "NAME")
-    is_private = _required_bool(body.get("is_private"), "is_private")
-    category_id = required_text(body.get("category_id"), "category_id", ID_MAX, "CATEGORY_ID")
+    data = decode_body(body, PropertyBody)
+    name = required_text(data.name, "name", NAME_MAX, "NAME")
+    is_private = _required_bool(data.is_private, "is_private")
+    category_id = required_text(data.category_id, "category_id", ID_MAX, "CATEGORY_ID")
     changes: dict[str, Any] = {"name": name, "is_private": is_private, "category_id": category_id}
-    if "description" in body:
+    if given(data.description):
         changes["description"] = optional_text(
-            body["description"], "description", DESCRIPTION_MAX, "DESCRIPTION"
+            data.description, "description", DESCRIPTION_MAX, "DESCRIPTION"
         )
     with storage.transaction() as uow:
         prop = uow[PROPERTIES_REPO].get(property_id_)
@@ -231,6 +304,12 @@ def update_property(storage: Storage, property_id_: str, body: Mapping[str, Any]
         _category_for(uow, category_id, prop.context)
         updated = replace(prop, **changes)
         uow[PROPERTIES_REPO].update(updated)
+        fields = [f for f in changes if getattr(updated, f) != getattr(prop, f)]
+        if fields:
+            uow.record(
+                EventType.PROPERTY_UPDATED,
+                {"property": property_data(updated), "updated_fields": fields},
+            )
     return updated
 
 
@@ -243,6 +322,7 @@ def delete_property(storage: Storage, property_id_: str) -> None:
         if prop.is_kinde_property:
             raise ValidationError("Kinde's own properties cannot be deleted", Code.KINDE_PROPERTY)
         uow[PROPERTIES_REPO].delete(property_id_)
+        uow.record(EventType.PROPERTY_DELETED, {"property": {"id": prop.id, "key": prop.key}})
 
 
 def list_properties(
@@ -327,13 +407,16 @@ def set_values(
 ) -> None:
     """Set (or, with None, remove) values by property key; all or nothing.
 
-    Every key must name a property of ``context``; every value must fit its type.
+    Every key must name a property of ``context``; every value must fit its type. Each
+    value that changes records ``property_value.updated`` (set or changed) or
+    ``property_value.deleted`` (removed), naming the subject as Kinde does.
     """
     try:
         with storage.transaction() as uow:
             _require_subject(uow, context, subject_id)
             found = uow[PROPERTIES_REPO].by_keys(list(values))
             pairs: list[tuple[str, str | None]] = []
+            changed: list[tuple[Property, str | None]] = []
             for key, value in values.items():
                 prop = found.get(key)
                 if prop is None:
@@ -343,8 +426,25 @@ def set_values(
                         f"The property {key} does not apply to {_CONTEXT_NAMES[context]}",
                         Code.PROPERTY_CONTEXT_MISMATCH,
                     )
-                pairs.append((prop.id, _checked_value(prop, value)))
+                stored = _checked_value(prop, value)
+                pairs.append((prop.id, stored))
+                changed.append((prop, stored))
+            before = {
+                v.property.id: v.value for v in uow[PROPERTIES_REPO].values(context, subject_id)
+            }
             uow[PROPERTIES_REPO].set_values(context, subject_id, pairs)
+            name, field = _SUBJECTS[context]
+            for prop, stored in changed:
+                if before.get(prop.id) == stored:
+                    continue
+                data: dict[str, Any] = {
+                    "property": {"id": prop.id, "key": prop.key},
+                    name: {field: subject_id},
+                }
+                if stored is None:
+                    uow.record(EventType.PROPERTY_VALUE_DELETED, data)
+                else:
+                    uow.record(EventType.PROPERTY_VALUE_UPDATED, {**data, "value": stored})
     except IntegrityViolation:
         # PostgreSQL: the subject or a property was deleted by a concurrent request.
         raise Conflict(
@@ -355,7 +455,7 @@ def set_values(
 
 def update_values(storage: Storage, context: str, subject_id: str, body: Mapping[str, Any]) -> None:
     """``PATCH …/properties``: body ``{"properties": {key: value}}``, at most ``MAX_BULK``."""
-    raw = body.get("properties")
+    raw = decode_body(body, ValuesBody).properties
     if raw is None:
         raise ValidationError("properties is required", Code.PROPERTIES_REQUIRED)
     if not isinstance(raw, dict):

@@ -9,6 +9,11 @@ it (ON DELETE CASCADE), in one transaction.
 System permissions govern the self-serve portal. They are a fixed catalogue
 (``SYSTEM_PERMISSIONS``), not rows: Kinde defines them, customers only attach
 them to roles. A role stores the keys of the ones it holds.
+
+Every change records its event in its transaction: Kinde's ``role.created``,
+``role.updated`` (only when something changed) and ``role.deleted``, and Kindling's
+``role.permission_added``/``_removed``, ``role.scope_added``/``_removed`` and
+``role.system_permission_added``/``_removed``, one per link actually changed.
 """
 
 from collections.abc import Callable
@@ -16,18 +21,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import UNSET, Body, decode_body, given, or_none
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import role_id
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage, UnitOfWork
 from kindling.platform.validation import optional_bool
 from kindling.resources.apis.model import ApiScope
 from kindling.resources.permissions.model import Permission
-from kindling.resources.permissions.repository import PERMISSIONS_REPO
 from kindling.resources.permissions.service import (
-    as_object,
+    existing_permissions,
+    find_permission,
     validate_description,
     validate_key,
     validate_name,
@@ -129,6 +136,43 @@ class Changes:
     removed: list[str]
 
 
+class RoleBody(Body, frozen=True):
+    """``POST /roles`` and ``PATCH /roles/{id}``; ``description`` may be null to clear it."""
+
+    name: object = None
+    key: object = None
+    description: object = UNSET
+    is_default_role: object = None
+    assignment_permission_id: object = None
+
+
+class RoleScopeBody(Body, frozen=True):
+    """``POST /roles/{id}/scopes``."""
+
+    scope_id: object = None
+
+
+class BulkItem(Body, frozen=True):
+    """One entry of a bulk permissions or system permissions update."""
+
+    id: object = None
+    operation: object = None
+
+
+#: The fields of a role its events carry and an update may change (Kinde's
+#: ``data.role`` plus the assignment permission).
+_FIELDS = ("key", "name", "description", "is_default_role", "assignment_permission_id")
+
+
+def role_data(role: Role) -> dict[str, Any]:
+    """A role as Kinde's role webhooks show it (``data.role``)."""
+    return {"id": role.id, **{field: getattr(role, field) for field in _FIELDS}}
+
+
+def _link(role_id_: str, name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"role": {"id": role_id_}, name: item}
+
+
 def _role_not_found() -> NotFound:
     return NotFound("Role not found", Code.ROLE_NOT_FOUND)
 
@@ -167,7 +211,7 @@ def _assignment_permission(value: Any, *, update: bool) -> tuple[bool, str | Non
 
 
 def _check_assignment_permission(uow: UnitOfWork, permission_id: str | None) -> None:
-    if permission_id is not None and uow[PERMISSIONS_REPO].get(permission_id) is None:
+    if permission_id is not None and find_permission(uow, permission_id) is None:
         raise NotFound(
             "assignment_permission_id does not name an existing permission",
             Code.PERMISSION_NOT_FOUND,
@@ -175,12 +219,12 @@ def _check_assignment_permission(uow: UnitOfWork, permission_id: str | None) -> 
 
 
 def create_role(storage: Storage, clock: Clock, body: Any) -> Role:
-    data = as_object(body)
-    name = validate_name(data.get("name"))
-    key = validate_key(data.get("key"))
-    description = validate_description(data.get("description"))
-    is_default = optional_bool(data.get("is_default_role"), "is_default_role") or False
-    _, assignment = _assignment_permission(data.get("assignment_permission_id"), update=False)
+    data = decode_body(body, RoleBody)
+    name = validate_name(data.name)
+    key = validate_key(data.key)
+    description = validate_description(or_none(data.description))
+    is_default = optional_bool(data.is_default_role, "is_default_role") or False
+    _, assignment = _assignment_permission(data.assignment_permission_id, update=False)
     role = Role(
         id=role_id(),
         key=key,
@@ -196,6 +240,7 @@ def create_role(storage: Storage, clock: Clock, body: Any) -> Role:
             if uow[ROLES_REPO].get_by_key(key) is not None:
                 raise _key_taken()
             uow[ROLES_REPO].add(role)
+            uow.record(EventType.ROLE_CREATED, {"role": role_data(role)})
     except IntegrityViolation:
         raise _key_taken() from None
     return role
@@ -209,18 +254,16 @@ def get_role(storage: Storage, role_id_: str) -> Role:
 def update_role(storage: Storage, role_id_: str, body: Any) -> Role:
     """Kinde's ``PATCH /roles/{id}``: ``name`` and ``key`` are required; an absent description
     or default flag stays as it is (a null or blank description clears it)."""
-    data = as_object(body)
+    data = decode_body(body, RoleBody)
     changes: dict[str, Any] = {
-        "name": validate_name(data.get("name")),
-        "key": validate_key(data.get("key")),
+        "name": validate_name(data.name),
+        "key": validate_key(data.key),
     }
-    if "description" in data:
-        changes["description"] = validate_description(data["description"])
-    if data.get("is_default_role") is not None:
-        changes["is_default_role"] = optional_bool(data["is_default_role"], "is_default_role")
-    set_assignment, assignment = _assignment_permission(
-        data.get("assignment_permission_id"), update=True
-    )
+    if given(data.description):
+        changes["description"] = validate_description(data.description)
+    if data.is_default_role is not None:
+        changes["is_default_role"] = optional_bool(data.is_default_role, "is_default_role")
+    set_assignment, assignment = _assignment_permission(data.assignment_permission_id, update=True)
     if set_assignment:
         changes["assignment_permission_id"] = assignment
     try:
@@ -233,6 +276,11 @@ def update_role(storage: Storage, role_id_: str, body: Any) -> Role:
                 raise _key_taken()
             updated = replace(current, **changes)
             uow[ROLES_REPO].update(updated)
+            fields = [f for f in _FIELDS if getattr(updated, f) != getattr(current, f)]
+            if fields:
+                uow.record(
+                    EventType.ROLE_UPDATED, {"role": role_data(updated), "updated_fields": fields}
+                )
     except IntegrityViolation:
         raise _key_taken() from None
     return updated
@@ -242,6 +290,7 @@ def delete_role(storage: Storage, role_id_: str) -> None:
     with storage.transaction() as uow:
         if not uow[ROLES_REPO].delete(role_id_):
             raise _role_not_found()
+        uow.record(EventType.ROLE_DELETED, {"role": {"id": role_id_}})
 
 
 def list_roles(storage: Storage, after: int | None, size: int) -> tuple[list[Role], int | None]:
@@ -298,15 +347,18 @@ def _bulk_items(value: Any, field: str, noun: str) -> list[tuple[str, bool]]:
         )
     parsed: list[tuple[str, bool]] = []
     seen: set[str] = set()
-    for item in value:
-        if not isinstance(item, dict):
+    for raw in value:
+        if raw is None:
             raise ValidationError(f"each of {field} must be an object", derived(f"INVALID_{code}"))
-        item_id = item.get("id")
+        item = decode_body(
+            raw, BulkItem, f"each of {field} must be an object", derived(f"INVALID_{code}")
+        )
+        item_id = item.id
         if not isinstance(item_id, str) or not item_id.strip():
             raise ValidationError(
                 f"each {noun} needs an id", derived(f"{noun.upper()}_ID_REQUIRED")
             )
-        operation = item.get("operation")
+        operation = item.operation
         if operation not in (None, "delete"):
             raise ValidationError('operation must be "delete" or absent', Code.INVALID_OPERATION)
         item_id = item_id.strip()
@@ -330,7 +382,7 @@ def update_role_permissions(storage: Storage, role_id_: str, items: Any) -> Chan
     try:
         with storage.transaction() as uow:
             _require_role(uow, role_id_)
-            known = uow[PERMISSIONS_REPO].existing([pid for pid, _ in parsed])
+            known = existing_permissions(uow, [pid for pid, _ in parsed])
             missing = [pid for pid, _ in parsed if pid not in known]
             if missing:
                 raise NotFound(f"Permission {missing[0]} not found", Code.PERMISSION_NOT_FOUND)
@@ -338,8 +390,15 @@ def update_role_permissions(storage: Storage, role_id_: str, items: Any) -> Chan
                 if remove:
                     if uow[ROLES_REPO].remove_permission(role_id_, pid):
                         removed.append(pid)
+                        uow.record(
+                            EventType.ROLE_PERMISSION_REMOVED,
+                            _link(role_id_, "permission", {"id": pid}),
+                        )
                 elif uow[ROLES_REPO].add_permission(role_id_, pid):
                     added.append(pid)
+                    uow.record(
+                        EventType.ROLE_PERMISSION_ADDED, _link(role_id_, "permission", {"id": pid})
+                    )
     except IntegrityViolation:
         # A permission or the role was deleted concurrently; nothing was written.
         raise NotFound(
@@ -351,10 +410,13 @@ def update_role_permissions(storage: Storage, role_id_: str, items: Any) -> Chan
 def remove_role_permission(storage: Storage, role_id_: str, permission_id: str) -> None:
     with storage.transaction() as uow:
         _require_role(uow, role_id_)
-        if uow[PERMISSIONS_REPO].get(permission_id) is None:
+        if find_permission(uow, permission_id) is None:
             raise NotFound("Permission not found", Code.PERMISSION_NOT_FOUND)
         if not uow[ROLES_REPO].remove_permission(role_id_, permission_id):
             raise NotFound("The role does not have this permission", Code.ROLE_PERMISSION_NOT_FOUND)
+        uow.record(
+            EventType.ROLE_PERMISSION_REMOVED, _link(role_id_, "permission", {"id": permission_id})
+        )
 
 
 # --- role scopes --------------------------------------------------------------------
@@ -366,9 +428,12 @@ def role_scopes(storage: Storage, role_id_: str) -> list[ApiScope]:
         return uow[ROLES_REPO].scopes(role_id_)
 
 
+def _scope_data(scope: ApiScope) -> dict[str, Any]:
+    return {"id": scope.id, "key": scope.key, "api_id": scope.api_id}
+
+
 def add_role_scope(storage: Storage, role_id_: str, body: Any) -> None:
-    data = as_object(body)
-    scope_id = data.get("scope_id")
+    scope_id = decode_body(body, RoleScopeBody).scope_id
     if scope_id is None or (isinstance(scope_id, str) and not scope_id.strip()):
         raise ValidationError("scope_id is required", Code.SCOPE_ID_REQUIRED)
     if not isinstance(scope_id, str):
@@ -377,10 +442,12 @@ def add_role_scope(storage: Storage, role_id_: str, body: Any) -> None:
     try:
         with storage.transaction() as uow:
             _require_role(uow, role_id_)
-            if uow[ROLES_REPO].api_scope(scope_id) is None:
+            scope = uow[ROLES_REPO].api_scope(scope_id)
+            if scope is None:
                 raise NotFound("Scope not found", Code.SCOPE_NOT_FOUND)
             if not uow[ROLES_REPO].add_scope(role_id_, scope_id):
                 raise AlreadyExists("The role already has this scope", Code.ROLE_SCOPE_EXISTS)
+            uow.record(EventType.ROLE_SCOPE_ADDED, _link(role_id_, "scope", _scope_data(scope)))
     except IntegrityViolation:
         raise NotFound("The scope or the role no longer exists", Code.SCOPE_NOT_FOUND) from None
 
@@ -388,10 +455,12 @@ def add_role_scope(storage: Storage, role_id_: str, body: Any) -> None:
 def delete_role_scope(storage: Storage, role_id_: str, scope_id: str) -> None:
     with storage.transaction() as uow:
         _require_role(uow, role_id_)
-        if uow[ROLES_REPO].api_scope(scope_id) is None:
+        scope = uow[ROLES_REPO].api_scope(scope_id)
+        if scope is None:
             raise NotFound("Scope not found", Code.SCOPE_NOT_FOUND)
         if not uow[ROLES_REPO].remove_scope(role_id_, scope_id):
             raise NotFound("The role does not have this scope", Code.ROLE_SCOPE_NOT_FOUND)
+        uow.record(EventType.ROLE_SCOPE_REMOVED, _link(role_id_, "scope", _scope_data(scope)))
 
 
 # --- system permissions -------------------------------------------------------------
@@ -461,11 +530,32 @@ def update_role_system_permissions(storage: Storage, role_id_: str, items: Any) 
         with storage.transaction() as uow:
             _require_role(uow, role_id_)
             for permission, remove in resolved:
+                item = {"id": permission.id, "key": permission.key}
                 if remove:
                     if uow[ROLES_REPO].remove_system_permission(role_id_, permission.key):
                         removed.append(permission.id)
+                        uow.record(
+                            EventType.ROLE_SYSTEM_PERMISSION_REMOVED,
+                            _link(role_id_, "system_permission", item),
+                        )
                 elif uow[ROLES_REPO].add_system_permission(role_id_, permission.key):
                     added.append(permission.id)
+                    uow.record(
+                        EventType.ROLE_SYSTEM_PERMISSION_ADDED,
+                        _link(role_id_, "system_permission", item),
+                    )
     except IntegrityViolation:
         raise _role_not_found() from None  # deleted concurrently; nothing was written
     return Changes(added, removed)
+
+
+# --- for other resources ---------------------------------------------------------------
+
+
+def release_assignment_permission(uow: UnitOfWork, permission_id_: str) -> None:
+    """Unset ``assignment_permission_id`` on every role naming the permission.
+
+    Called by ``permissions.service.delete_permission`` in its transaction, so no role
+    is left requiring a permission that no longer exists.
+    """
+    uow[ROLES_REPO].clear_assignment_permission(permission_id_)

@@ -6,17 +6,25 @@ index, so concurrent creates of one email yield exactly one user. A user's
 ``email`` is its primary email identity (Kinde's ``preferred_email``): the first one,
 unless another is made primary through the Identities resource. ``organization_code``
 makes the new user a member of that (existing) organization in the same transaction.
+
+Every change records its domain event in its transaction (Kinde's ``user.created``,
+``user.updated``, ``user.deleted``; see ``kindling.platform.event_types``), shaped like
+Kinde's webhook ``data.user``.
 """
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import msgspec
+
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import Body, decode_body, given
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import identity_id, user_id
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage
@@ -37,17 +45,88 @@ _PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
 _USERNAME = re.compile(r"[^\s@\x00-\x1f\x7f]{1,64}")
 
 
+# --- request bodies (see kindling.platform.bodies) ---------------------------------
+
+
+class ProfileBody(Body, frozen=True):
+    """``profile`` of Kinde's ``POST /user``."""
+
+    given_name: object = None
+    family_name: object = None
+    picture: object = None
+
+
+class IdentityDetailsBody(Body, frozen=True):
+    """``identities[].details``: the value under the identity's type."""
+
+    email: object = None
+    phone: object = None
+    username: object = None
+
+
+class IdentityBody(Body, frozen=True):
+    """One entry of ``identities`` in Kinde's ``POST /user``."""
+
+    type: object = None
+    details: object = None
+    is_verified: object = None
+
+
+class CreateUserBody(Body, frozen=True):
+    """Kinde's ``POST /user`` body."""
+
+    profile: object = None
+    identities: object = None
+    organization_code: object = None
+    provided_id: object = None
+
+
+class UpdateUserBody(Body, frozen=True):
+    """Kinde's ``PATCH /user`` body: an absent field keeps its value; ``null`` clears a
+    text field and leaves a flag as it is."""
+
+    given_name: object = msgspec.UNSET
+    family_name: object = msgspec.UNSET
+    picture: object = msgspec.UNSET
+    provided_id: object = msgspec.UNSET
+    is_suspended: object = None
+    is_password_reset_requested: object = None
+
+
+# --- event data ---------------------------------------------------------------------
+
+#: The profile fields a user event carries (Kinde's webhook ``data.user``), never secrets.
+EVENT_FIELDS = (
+    "id",
+    "email",
+    "username",
+    "phone",
+    "first_name",
+    "last_name",
+    "picture",
+    "provided_id",
+    "is_suspended",
+    "is_password_reset_requested",
+)
+
+
+def user_event_data(user: User) -> dict[str, Any]:
+    """The user as Kinde's user webhooks show it (``data.user``)."""
+    return {name: getattr(user, name) for name in EVENT_FIELDS}
+
+
+def updated_fields(before: User, after: User) -> list[str]:
+    """The names of the profile fields that differ (identities and counters aside)."""
+    return [
+        f.name
+        for f in fields(User)
+        if f.name != "identities" and getattr(before, f.name) != getattr(after, f.name)
+    ]
+
+
 @dataclass(frozen=True)
 class CreatedUser:
     user: User
-
-
-def _as_object(value: Any, field: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValidationError(f"{field} must be an object", derived(f"INVALID_{field.upper()}"))
-    return value
 
 
 def validate_email(value: Any) -> str:
@@ -77,16 +156,20 @@ def validate_identity_value(kind: str, raw: Any) -> str:
     return raw.strip()
 
 
-def _identity(item: Any, now: str, primary: set[str]) -> Identity:
-    entry = _as_object(item, "identity")
-    kind = entry.get("type")
-    if kind not in IDENTITY_TYPES:
+def _identity(item: object, now: str, primary: set[str]) -> Identity:
+    entry = decode_body(
+        item, IdentityBody, "identity must be an object", derived("INVALID_IDENTITY")
+    )
+    kind = entry.type
+    if not isinstance(kind, str) or kind not in IDENTITY_TYPES:
         raise ValidationError(
             "identity type must be email, phone or username", Code.INVALID_IDENTITY_TYPE
         )
-    details = _as_object(entry.get("details"), "details")
-    verified = optional_bool(entry.get("is_verified"), "is_verified") or False
-    value = validate_identity_value(kind, details.get(kind))
+    details = decode_body(
+        entry.details, IdentityDetailsBody, "details must be an object", derived("INVALID_DETAILS")
+    )
+    verified = optional_bool(entry.is_verified, "is_verified") or False
+    value = validate_identity_value(kind, getattr(details, kind))
     is_primary = kind not in primary
     primary.add(kind)
     return Identity(
@@ -101,11 +184,17 @@ def _identity(item: Any, now: str, primary: set[str]) -> Identity:
 
 
 def create_user(storage: Storage, clock: Clock, body: Any) -> User:
-    """Create a user from Kinde's ``POST /user`` body; all or nothing."""
-    data = _as_object(body, "body")
-    profile = _as_object(data.get("profile"), "profile")
+    """Create a user from Kinde's ``POST /user`` body; all or nothing.
+
+    Records ``user.created`` and, when ``organization_code`` is given,
+    ``organization.user_added``, in the transaction that stores the user.
+    """
+    data = decode_body(body, CreateUserBody, "body must be an object")
+    profile = decode_body(
+        data.profile, ProfileBody, "profile must be an object", derived("INVALID_PROFILE")
+    )
     now = isoformat(clock.now())
-    raw_identities = data.get("identities")
+    raw_identities = data.identities
     if raw_identities is None:
         raw_identities = []
     if not isinstance(raw_identities, list):
@@ -120,7 +209,7 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
         if key in seen:
             raise ValidationError(f"the {ident.type} is given twice", Code.DUPLICATE_IDENTITY)
         seen.add(key)
-    org_code = optional_text(data.get("organization_code"), "organization_code", 64, "ORG_CODE")
+    org_code = optional_text(data.organization_code, "organization_code", 64, "ORG_CODE")
     new_id = user_id()
     identities = [replace(i, user_id=new_id) for i in identities]
 
@@ -133,12 +222,10 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
         email=first("email"),
         username=first("username"),
         phone=first("phone"),
-        first_name=optional_text(profile.get("given_name"), "given_name", NAME_MAX, "FIRST_NAME"),
-        last_name=optional_text(profile.get("family_name"), "family_name", NAME_MAX, "LAST_NAME"),
-        picture=optional_text(profile.get("picture"), "picture", PICTURE_MAX, "PICTURE"),
-        provided_id=optional_text(
-            data.get("provided_id"), "provided_id", PROVIDED_ID_MAX, "PROVIDED_ID"
-        ),
+        first_name=optional_text(profile.given_name, "given_name", NAME_MAX, "FIRST_NAME"),
+        last_name=optional_text(profile.family_name, "family_name", NAME_MAX, "LAST_NAME"),
+        picture=optional_text(profile.picture, "picture", PICTURE_MAX, "PICTURE"),
+        provided_id=optional_text(data.provided_id, "provided_id", PROVIDED_ID_MAX, "PROVIDED_ID"),
         identities=tuple(identities),
     )
     try:
@@ -148,6 +235,21 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
             uow[USERS_REPO].add(user)
             if org_code is not None:
                 uow[USERS_REPO].add_to_organization(user.id, org_code, now)
+            organizations = [] if org_code is None else [{"code": org_code}]
+            uow.record(
+                EventType.USER_CREATED,
+                {"user": {**user_event_data(user), "organizations": organizations}},
+            )
+            if org_code is not None:
+                uow.record(
+                    EventType.ORGANIZATION_USER_ADDED,
+                    {
+                        "organization": {"code": org_code},
+                        "user": {"id": user.id},
+                        "roles": [],
+                        "permissions": [],
+                    },
+                )
     except IntegrityViolation:
         raise AlreadyExists(
             "A user with this email, phone or username already exists", Code.USER_ALREADY_EXISTS
@@ -166,43 +268,54 @@ def get_user(storage: Storage, id_: str | None) -> User:
 
 
 def update_user(storage: Storage, id_: str | None, body: Any) -> User:
-    """Apply Kinde's ``PATCH /user`` fields; absent fields keep their value."""
+    """Apply Kinde's ``PATCH /user`` fields; absent fields keep their value.
+
+    Records ``user.updated`` (the profile after the change and the names of the fields
+    that changed) unless nothing changed.
+    """
     if not id_:
         raise ValidationError("id is required", Code.USER_ID_REQUIRED)
-    data = _as_object(body, "body")
+    data = decode_body(body, UpdateUserBody, "body must be an object")
     changes: dict[str, Any] = {}
-    if "given_name" in data:
-        changes["first_name"] = optional_text(
-            data["given_name"], "given_name", NAME_MAX, "FIRST_NAME"
-        )
-    if "family_name" in data:
-        changes["last_name"] = optional_text(
-            data["family_name"], "family_name", NAME_MAX, "LAST_NAME"
-        )
-    if "picture" in data:
-        changes["picture"] = optional_text(data["picture"], "picture", PICTURE_MAX, "PICTURE")
-    if "provided_id" in data:
+    if given(data.given_name):
+        changes["first_name"] = optional_text(data.given_name, "given_name", NAME_MAX, "FIRST_NAME")
+    if given(data.family_name):
+        changes["last_name"] = optional_text(data.family_name, "family_name", NAME_MAX, "LAST_NAME")
+    if given(data.picture):
+        changes["picture"] = optional_text(data.picture, "picture", PICTURE_MAX, "PICTURE")
+    if given(data.provided_id):
         changes["provided_id"] = optional_text(
-            data["provided_id"], "provided_id", PROVIDED_ID_MAX, "PROVIDED_ID"
+            data.provided_id, "provided_id", PROVIDED_ID_MAX, "PROVIDED_ID"
         )
-    for flag in ("is_suspended", "is_password_reset_requested"):
-        if flag in data and data[flag] is not None:
-            changes[flag] = optional_bool(data[flag], flag)
+    for flag, value in (
+        ("is_suspended", data.is_suspended),
+        ("is_password_reset_requested", data.is_password_reset_requested),
+    ):
+        if value is not None:
+            changes[flag] = optional_bool(value, flag)
     with storage.transaction() as uow:
         user = uow[USERS_REPO].get(id_)
         if user is None:
             raise NotFound("User not found", Code.USER_NOT_FOUND)
         updated = replace(user, **changes)
         uow[USERS_REPO].update(updated)
+        changed = updated_fields(user, updated)
+        if changed:
+            uow.record(
+                EventType.USER_UPDATED,
+                {"user": user_event_data(updated), "updated_fields": changed},
+            )
     return updated
 
 
 def delete_user(storage: Storage, id_: str | None) -> None:
+    """Delete the user (its identities and memberships go with it); records ``user.deleted``."""
     if not id_:
         raise ValidationError("id is required", Code.USER_ID_REQUIRED)
     with storage.transaction() as uow:
         if not uow[USERS_REPO].delete(id_):
             raise NotFound("User not found", Code.USER_NOT_FOUND)
+        uow.record(EventType.USER_DELETED, {"user": {"id": id_}})
 
 
 def _csv(value: str | None) -> list[str]:

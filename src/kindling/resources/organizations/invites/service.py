@@ -5,6 +5,10 @@ the invitee gets on acceptance (each must exist when the invite is created). Kin
 sends no email, so ``is_sent`` stays false. Deleting an invite revokes it (Kinde's
 "Revoke (delete) an invitation"): it remains readable by code with ``is_revoked``
 true and drops out of the default listing, which shows pending invites only.
+
+Creating an invite records ``organization.invite_created`` and revoking a pending one
+``organization.invite_revoked``, in the transaction of the change (see
+``kindling.platform.event_types``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import Body, decode_body
 from kindling.platform.codes import Code
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import invite_code
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage
@@ -45,6 +51,17 @@ class InviteView:
     role_names: dict[str, str]
 
 
+class InviteBody(Body, frozen=True):
+    """Kinde's ``POST /organization/{org_code}/invites`` body."""
+
+    email: object = None
+    first_name: object = None
+    last_name: object = None
+    roles: object = None
+    #: Accepted and checked, but Kindling sends no email.
+    send_email: object = None
+
+
 def _roles(value: Any) -> tuple[str, ...]:
     if value is None:
         raise ValidationError("roles is required", Code.ROLES_REQUIRED)
@@ -64,13 +81,14 @@ def _roles(value: Any) -> tuple[str, ...]:
 
 def create_invite(storage: Storage, clock: Clock, org_code: str, body: Any) -> InviteView:
     """Kinde's ``POST /organization/{org_code}/invites``; all or nothing."""
-    if not isinstance(body, dict):
+    if not isinstance(body, dict):  # an omitted body too: ``email`` and ``roles`` are required
         raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
-    email = validate_email(body.get("email"))
-    first = optional_text(body.get("first_name"), "first_name", NAME_MAX, "FIRST_NAME")
-    last = optional_text(body.get("last_name"), "last_name", NAME_MAX, "LAST_NAME")
-    keys = _roles(body.get("roles"))
-    optional_bool(body.get("send_email"), "send_email")
+    data = decode_body(body, InviteBody)
+    email = validate_email(data.email)
+    first = optional_text(data.first_name, "first_name", NAME_MAX, "FIRST_NAME")
+    last = optional_text(data.last_name, "last_name", NAME_MAX, "LAST_NAME")
+    keys = _roles(data.roles)
+    optional_bool(data.send_email, "send_email")
     invite = Invite(
         code=invite_code(),
         org_code=org_code,
@@ -89,6 +107,19 @@ def create_invite(storage: Storage, clock: Clock, org_code: str, body: Any) -> I
             if missing:
                 raise NotFound(f"Role not found: {missing[0]}", Code.ROLE_NOT_FOUND)
             uow[INVITES_REPO].add(invite)
+            uow.record(
+                EventType.ORGANIZATION_INVITE_CREATED,
+                {
+                    "organization": {"code": org_code},
+                    "invite": {
+                        "code": invite.code,
+                        "email": invite.email,
+                        "first_name": invite.first_name,
+                        "last_name": invite.last_name,
+                        "roles": list(invite.role_keys),
+                    },
+                },
+            )
     except IntegrityViolation:
         raise AlreadyExists("The invite could not be stored", Code.INVITE_CONFLICT) from None
     return InviteView(invite, names)
@@ -106,11 +137,18 @@ def get_invite(storage: Storage, org_code: str, code: str) -> InviteView:
 
 
 def revoke_invite(storage: Storage, org_code: str, code: str) -> None:
+    """Revoke the invite; revoking a revoked one succeeds and records nothing more."""
     with storage.transaction() as uow:
         if not uow[INVITES_REPO].organization_exists(org_code):
             raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
+        current = uow[INVITES_REPO].get(org_code, code)
         if not uow[INVITES_REPO].revoke(org_code, code):
             raise NotFound("Invite not found", Code.INVITE_NOT_FOUND)
+        if current is not None and not current.is_revoked:
+            uow.record(
+                EventType.ORGANIZATION_INVITE_REVOKED,
+                {"organization": {"code": org_code}, "invite": {"code": code}},
+            )
 
 
 def list_invites(

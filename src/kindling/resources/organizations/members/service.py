@@ -6,22 +6,32 @@ permissions are named by key in the bulk operations and by id in the per-user on
 as in Kinde's API. Removing a member removes the roles, permissions and API scopes it
 held in that organization (the schema cascades), as does deleting the user or the
 organization.
+
+Every change records its domain events in its transaction (see
+``kindling.platform.event_types``): ``organization.user_added`` when a user becomes a
+member (with the roles and permissions it was given), ``organization.user_removed``
+when it stops being one, ``organization.user_updated`` when a member's roles,
+permissions or API scopes change (with what was added and removed) and
+``organization.user_mfa_factor_deleted`` per factor reset. Bulk requests record one
+event per user they change; a user they leave as it was records nothing.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import Body, decode_body
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage, UnitOfWork
-from kindling.resources.apis.repository import APIS_REPO
+from kindling.resources.apis.service import api_scopes, find_api
 from kindling.resources.organizations.members.model import (
     MemberPermission,
     MemberRole,
@@ -71,6 +81,44 @@ class ActiveWindow:
     until: datetime
 
 
+@dataclass
+class AccessChange:
+    """What one change did to a member's access: the data of ``organization.user_updated``.
+
+    Roles and permissions are ``{id, key}``; API scopes ``{id, key, api_id}``.
+    """
+
+    roles_added: list[dict[str, str]] = field(default_factory=list)
+    roles_removed: list[dict[str, str]] = field(default_factory=list)
+    permissions_added: list[dict[str, str]] = field(default_factory=list)
+    permissions_removed: list[dict[str, str]] = field(default_factory=list)
+    api_scopes_added: list[dict[str, str]] = field(default_factory=list)
+    api_scopes_removed: list[dict[str, str]] = field(default_factory=list)
+
+    def data(self) -> dict[str, list[dict[str, str]]]:
+        """The non-empty lists, by name."""
+        return {name: items for name, items in vars(self).items() if items}
+
+
+# --- request bodies (see kindling.platform.bodies) ---------------------------------
+
+
+class UserEntryBody(Body, frozen=True):
+    """One entry of ``users`` in the bulk bodies."""
+
+    id: object = None
+    roles: object = None
+    permissions: object = None
+    #: ``PATCH`` only: ``"delete"`` removes the member.
+    operation: object = None
+
+
+class UsersBody(Body, frozen=True):
+    """Kinde's ``POST`` and ``PATCH /organizations/{org_code}/users`` body."""
+
+    users: object = None
+
+
 # --- validation -------------------------------------------------------------------
 
 
@@ -99,9 +147,9 @@ def _keys(value: Any, field: str, code: str) -> tuple[str, ...]:
 
 def parse_user_changes(body: Any, allow_remove: bool) -> list[UserChange]:
     """Validate a bulk body ``{"users": [{id, roles, permissions[, operation]}]}``."""
-    if not isinstance(body, dict):
+    if not isinstance(body, dict):  # an omitted body too: ``users`` is required
         raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
-    users = body.get("users")
+    users = decode_body(body, UsersBody).users
     if users is None:
         raise ValidationError("users is required", Code.USERS_REQUIRED)
     if not isinstance(users, list):
@@ -114,16 +162,17 @@ def parse_user_changes(body: Any, allow_remove: bool) -> list[UserChange]:
         )
     changes: list[UserChange] = []
     seen: set[str] = set()
-    for item in users:
-        if not isinstance(item, dict):
+    for raw in users:
+        if not isinstance(raw, dict):
             raise ValidationError("each user must be an object", Code.INVALID_USERS)
-        user_id = _text(item.get("id"), "id", ID_MAX, "USER_ID")
+        item = decode_body(raw, UserEntryBody)
+        user_id = _text(item.id, "id", ID_MAX, "USER_ID")
         if user_id in seen:
             raise ValidationError(f"user {user_id} is given twice", Code.DUPLICATE_USER)
         seen.add(user_id)
         remove = False
         if allow_remove:
-            operation = item.get("operation")
+            operation = item.operation
             if operation not in (None, "delete"):
                 raise ValidationError(
                     'operation must be "delete" or absent', Code.INVALID_OPERATION
@@ -132,8 +181,8 @@ def parse_user_changes(body: Any, allow_remove: bool) -> list[UserChange]:
         changes.append(
             UserChange(
                 user_id=user_id,
-                role_keys=_keys(item.get("roles"), "roles", "ROLES"),
-                permission_keys=_keys(item.get("permissions"), "permissions", "PERMISSIONS"),
+                role_keys=_keys(item.roles, "roles", "ROLES"),
+                permission_keys=_keys(item.permissions, "permissions", "PERMISSIONS"),
                 remove=remove,
             )
         )
@@ -150,14 +199,6 @@ def parse_filter(value: str | None, field: str) -> list[str]:
             f"at most {MAX_FILTER_VALUES} values in {field}", Code.TOO_MANY_FILTER_VALUES
         )
     return items
-
-
-def parse_sort(value: str | None) -> tuple[str, bool]:
-    if value is None:
-        return "", False
-    if value not in SORTS:
-        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", Code.INVALID_SORT)
-    return SORTS[value]
 
 
 def _date_time(value: str | None, field: str) -> datetime:
@@ -254,18 +295,52 @@ def _grant(
     roles: dict[str, MemberRole],
     permissions: dict[str, MemberPermission],
     now: str,
-) -> None:
-    """Give a member the change's roles and permissions it does not hold yet."""
+) -> AccessChange:
+    """Give a member the change's roles and permissions it does not hold yet; say which."""
+    granted = AccessChange()
     held = {r.id for r in uow[MEMBERSHIPS_REPO].member_roles(org_code, change.user_id)}
     for key in change.role_keys:
         if roles[key].id not in held:
             uow[MEMBERSHIPS_REPO].add_member_role(org_code, change.user_id, roles[key].id, now)
+            granted.roles_added.append(_ref(roles[key]))
     direct = uow[MEMBERSHIPS_REPO].direct_permission_ids(org_code, change.user_id)
     for key in change.permission_keys:
         if permissions[key].id not in direct:
             uow[MEMBERSHIPS_REPO].add_member_permission(
                 org_code, change.user_id, permissions[key].id
             )
+            granted.permissions_added.append(_ref(permissions[key]))
+    return granted
+
+
+def _ref(item: MemberRole | MemberPermission) -> dict[str, str]:
+    return {"id": item.id, "key": item.key}
+
+
+def _subject(org_code: str, user_id: str) -> dict[str, Any]:
+    return {"organization": {"code": org_code}, "user": {"id": user_id}}
+
+
+def _record_added(uow: UnitOfWork, org_code: str, user_id: str, granted: AccessChange) -> None:
+    uow.record(
+        EventType.ORGANIZATION_USER_ADDED,
+        {
+            **_subject(org_code, user_id),
+            "roles": granted.roles_added,
+            "permissions": granted.permissions_added,
+        },
+    )
+
+
+def _record_updated(uow: UnitOfWork, org_code: str, user_id: str, change: AccessChange) -> None:
+    """Record ``organization.user_updated`` when the member's access changed."""
+    data = change.data()
+    if data:
+        uow.record(EventType.ORGANIZATION_USER_UPDATED, {**_subject(org_code, user_id), **data})
+
+
+def _record_removed(uow: UnitOfWork, org_code: str, user_id: str) -> None:
+    uow.record(EventType.ORGANIZATION_USER_REMOVED, _subject(org_code, user_id))
 
 
 def _conflict() -> AlreadyExists:
@@ -282,6 +357,8 @@ def add_users(storage: Storage, clock: Clock, org_code: str, body: Any) -> list[
 
     Users already in the organization keep their membership and get the roles and
     permissions they lack; only users who were not members are reported as added.
+    Records ``organization.user_added`` per new member and ``organization.user_updated``
+    per member that gained something.
     """
     changes = parse_user_changes(body, allow_remove=False)
     now = isoformat(clock.now())
@@ -295,7 +372,11 @@ def add_users(storage: Storage, clock: Clock, org_code: str, body: Any) -> list[
                 if change.user_id not in members:
                     uow[MEMBERSHIPS_REPO].add_member(org_code, change.user_id, now)
                     added.append(change.user_id)
-                _grant(uow, org_code, change, roles, permissions, now)
+                    granted = _grant(uow, org_code, change, roles, permissions, now)
+                    _record_added(uow, org_code, change.user_id, granted)
+                else:
+                    granted = _grant(uow, org_code, change, roles, permissions, now)
+                    _record_updated(uow, org_code, change.user_id, granted)
     except IntegrityViolation:
         raise _conflict() from None
     return added
@@ -317,13 +398,17 @@ def update_users(storage: Storage, clock: Clock, org_code: str, body: Any) -> Bu
                 if change.remove:
                     if uow[MEMBERSHIPS_REPO].remove_member(org_code, change.user_id):
                         result.removed.append(change.user_id)
+                        _record_removed(uow, org_code, change.user_id)
                     continue
                 if change.user_id in members:
                     result.updated.append(change.user_id)
+                    granted = _grant(uow, org_code, change, roles, permissions, now)
+                    _record_updated(uow, org_code, change.user_id, granted)
                 else:
                     uow[MEMBERSHIPS_REPO].add_member(org_code, change.user_id, now)
                     result.added.append(change.user_id)
-                _grant(uow, org_code, change, roles, permissions, now)
+                    granted = _grant(uow, org_code, change, roles, permissions, now)
+                    _record_added(uow, org_code, change.user_id, granted)
     except IntegrityViolation:
         raise _conflict() from None
     return result
@@ -348,9 +433,11 @@ def list_members(
 
 
 def remove_user(storage: Storage, org_code: str, user_id: str) -> None:
+    """Remove a member (with its roles, permissions, scopes and MFA factors there)."""
     with storage.transaction() as uow:
         _member(uow, org_code, user_id)
         uow[MEMBERSHIPS_REPO].remove_member(org_code, user_id)
+        _record_removed(uow, org_code, user_id)
 
 
 # --- roles of a member --------------------------------------------------------------
@@ -376,6 +463,7 @@ def add_user_role(
             uow[MEMBERSHIPS_REPO].add_member_role(
                 org_code, user_id, role.id, isoformat(clock.now())
             )
+            _record_updated(uow, org_code, user_id, AccessChange(roles_added=[_ref(role)]))
     except IntegrityViolation:
         raise AlreadyExists("The user already has this role", Code.ROLE_ALREADY_ASSIGNED) from None
 
@@ -383,9 +471,10 @@ def add_user_role(
 def remove_user_role(storage: Storage, org_code: str, user_id: str, role_id: str) -> None:
     with storage.transaction() as uow:
         _member(uow, org_code, user_id)
-        _role(uow, role_id)
+        role = _role(uow, role_id)
         if not uow[MEMBERSHIPS_REPO].remove_member_role(org_code, user_id, role_id):
             raise NotFound("The user does not have this role", Code.ROLE_NOT_ASSIGNED)
+        _record_updated(uow, org_code, user_id, AccessChange(roles_removed=[_ref(role)]))
 
 
 # --- permissions of a member --------------------------------------------------------
@@ -415,6 +504,9 @@ def add_user_permission(storage: Storage, org_code: str, user_id: str, permissio
             if permission.id in uow[MEMBERSHIPS_REPO].direct_permission_ids(org_code, user_id):
                 raise exists
             uow[MEMBERSHIPS_REPO].add_member_permission(org_code, user_id, permission.id)
+            _record_updated(
+                uow, org_code, user_id, AccessChange(permissions_added=[_ref(permission)])
+            )
     except IntegrityViolation:
         raise exists from None
 
@@ -424,9 +516,12 @@ def remove_user_permission(
 ) -> None:
     with storage.transaction() as uow:
         _member(uow, org_code, user_id)
-        _permission(uow, permission_id)
+        permission = _permission(uow, permission_id)
         if not uow[MEMBERSHIPS_REPO].remove_member_permission(org_code, user_id, permission_id):
             raise NotFound("The user does not have this permission", Code.PERMISSION_NOT_ASSIGNED)
+        _record_updated(
+            uow, org_code, user_id, AccessChange(permissions_removed=[_ref(permission)])
+        )
 
 
 # --- API scopes of a member ---------------------------------------------------------
@@ -440,18 +535,21 @@ def set_user_api_scope(
     try:
         with storage.transaction() as uow:
             _member(uow, org_code, user_id)
-            if not api_id or uow[APIS_REPO].get(api_id) is None:
+            if not api_id or find_api(uow, api_id) is None:
                 raise NotFound("API not found", Code.API_NOT_FOUND)
-            if not any(s.id == scope_id for s in uow[APIS_REPO].scopes(api_id)):
+            scope = next((s for s in api_scopes(uow, api_id) if s.id == scope_id), None)
+            if scope is None:
                 raise NotFound("The API has no such scope", Code.SCOPE_NOT_FOUND)
+            ref = {"id": scope.id, "key": scope.key, "api_id": api_id}
             held = uow[MEMBERSHIPS_REPO].has_member_api_scope(org_code, user_id, api_id, scope_id)
             if granted:
                 if held:
                     raise exists
                 uow[MEMBERSHIPS_REPO].add_member_api_scope(org_code, user_id, api_id, scope_id)
-            elif not uow[MEMBERSHIPS_REPO].remove_member_api_scope(
-                org_code, user_id, api_id, scope_id
-            ):
+                _record_updated(uow, org_code, user_id, AccessChange(api_scopes_added=[ref]))
+            elif uow[MEMBERSHIPS_REPO].remove_member_api_scope(org_code, user_id, api_id, scope_id):
+                _record_updated(uow, org_code, user_id, AccessChange(api_scopes_removed=[ref]))
+            else:
                 raise NotFound("The user does not have this API scope", Code.SCOPE_NOT_ASSIGNED)
     except IntegrityViolation:
         raise exists from None
@@ -473,12 +571,25 @@ def user_mfa(storage: Storage, org_code: str, user_id: str) -> OrganizationUserM
 def reset_user_mfa(
     storage: Storage, org_code: str, user_id: str, factor_id: str | None = None
 ) -> None:
-    """Remove one factor (NotFound if the user has no such factor here) or all of them."""
+    """Remove one factor (NotFound if the user has no such factor here) or all of them.
+
+    Records ``organization.user_mfa_factor_deleted`` per factor removed.
+    """
     with storage.transaction() as uow:
         _member(uow, org_code, user_id)
+        factors = uow[MEMBERSHIPS_REPO].mfa_factors(org_code, user_id)
         deleted = uow[MEMBERSHIPS_REPO].delete_mfa_factors(org_code, user_id, factor_id)
         if factor_id is not None and deleted == 0:
             raise NotFound("MFA factor not found", Code.MFA_FACTOR_NOT_FOUND)
+        for factor in factors:
+            if factor_id is None or factor.id == factor_id:
+                uow.record(
+                    EventType.ORGANIZATION_USER_MFA_FACTOR_DELETED,
+                    {
+                        **_subject(org_code, user_id),
+                        "factor": {"id": factor.id, "type": factor.type},
+                    },
+                )
 
 
 # --- users of a role ----------------------------------------------------------------

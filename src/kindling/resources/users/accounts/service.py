@@ -12,6 +12,11 @@ without identities, e.g. created with none).
 Passwords are stored only as the hash the caller imports, with its method and
 parameters; a bcrypt "hash" that is not a bcrypt hash is refused, so a plaintext
 password is never stored by mistake.
+
+Every change records its domain event in its transaction (``user.identity_created``,
+``user.password_updated``, ...; see ``kindling.platform.event_types``). A call that
+changes nothing (making the primary identity primary again, deleting the sessions of
+a user who has none) records nothing; claims refresh changes nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +27,14 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
+
 from kindling.clock import Clock, isoformat
+from kindling.platform.bodies import Body, decode_body, given
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
+from kindling.platform.event_types import EventType
 from kindling.platform.ids import identity_id
 from kindling.platform.storage import Storage, UnitOfWork
 from kindling.platform.validation import optional_bool
@@ -58,14 +67,53 @@ _BCRYPT = re.compile(r"\$2[abxy]?\$[0-9]{2}\$[./A-Za-z0-9]{53}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
 _COUNTRY = re.compile(r"[A-Za-z]{2,3}")
+#: Far more sessions than a user can have: ``delete_sessions`` names each one it deletes.
+_ALL_SESSIONS = 2**31 - 1
 
 
-def _object(body: Any) -> dict[str, Any]:
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object", Code.INVALID_BODY)
-    return body
+# --- request bodies (see kindling.platform.bodies) ---------------------------------
+
+
+class IdentityBody(Body, frozen=True):
+    """Kinde's ``POST /users/{user_id}/identities`` body."""
+
+    type: object = None
+    value: object = None
+    connection_id: object = None
+    phone_country_id: object = None
+
+
+class IdentityUpdateBody(Body, frozen=True):
+    """Kinde's ``PATCH /identities/{identity_id}`` body: only ``is_primary``."""
+
+    is_primary: object = msgspec.UNSET
+
+
+class PasswordBody(Body, frozen=True):
+    """Kinde's ``PUT /users/{user_id}/password`` body: a hash and its method's inputs."""
+
+    hashed_password: object = None
+    hashing_method: object = None
+    is_temporary_password: object = None
+    salt: object = None
+    salt_position: object = None
+    variant: object = None
+    signer_key: object = None
+    salt_separator: object = None
+    iterations: object = None
+    rounds: object = None
+    mem_cost: object = None
+
+
+def _identity_data(identity: Identity) -> dict[str, Any]:
+    """An identity as events show it (Kinde's identity object calls the value ``name``)."""
+    return {
+        "id": identity.id,
+        "type": identity.type,
+        "name": identity.value,
+        "is_primary": identity.is_primary,
+        "connection_id": identity.connection_id,
+    }
 
 
 def _require_user(uow: UnitOfWork, user_id: str) -> None:
@@ -133,21 +181,25 @@ def _text(value: Any, field: str, max_length: int, code: str) -> str:
 
 
 def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> Identity:
-    """Add an identity to a user (Kinde's ``POST /users/{user_id}/identities``)."""
-    data = _object(body)
-    kind = data.get("type")
+    """Add an identity to a user (Kinde's ``POST /users/{user_id}/identities``).
+
+    Records ``user.identity_created`` (with ``is_primary`` as stored: the first identity
+    of its type becomes primary and is mirrored into the profile with it).
+    """
+    data = decode_body(body, IdentityBody)
+    kind = data.type
     if kind is None:
         raise ValidationError("type is required", Code.IDENTITY_TYPE_REQUIRED)
     if kind not in IDENTITY_TYPES:
         raise ValidationError(
             "type must be one of " + ", ".join(IDENTITY_TYPES), Code.INVALID_IDENTITY_TYPE
         )
-    raw = data.get("value")
+    raw = data.value
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         raise ValidationError("value is required", Code.VALUE_REQUIRED)
     if not isinstance(raw, str):
         raise ValidationError("value must be a string", Code.INVALID_VALUE)
-    connection_id = data.get("connection_id")
+    connection_id = data.connection_id
     if kind in CONNECTION_TYPES:
         value = _text(raw, "value", EXTERNAL_VALUE_MAX, "VALUE")
         connection = _text(connection_id, "connection_id", ID_MAX, "CONNECTION_ID")
@@ -159,7 +211,7 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
                 Code.CONNECTION_ID_NOT_ALLOWED,
             )
         connection = None
-    country = data.get("phone_country_id")
+    country = data.phone_country_id
     if country is not None and (not isinstance(country, str) or not _COUNTRY.fullmatch(country)):
         raise ValidationError(
             "phone_country_id must be a country code such as au", Code.INVALID_PHONE_COUNTRY_ID
@@ -194,6 +246,10 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
                 # The first identity of its type becomes the primary one.
                 uow[ACCOUNTS_REPO].set_primary(user_id, identity.type, identity.id)
                 identity = replace(identity, is_primary=True)
+            uow.record(
+                EventType.USER_IDENTITY_CREATED,
+                {"user": {"id": user_id}, "identity": _identity_data(identity)},
+            )
     except IntegrityViolation:
         raise AlreadyExists(
             f"This {kind} identity already exists", Code.IDENTITY_ALREADY_EXISTS
@@ -220,17 +276,29 @@ def _locked_identity(uow: UnitOfWork, identity_id_: str) -> Identity:
 
 
 def update_identity(storage: Storage, identity_id_: str, body: Any) -> None:
-    """Kinde's ``PATCH /identities/{id}``: only ``is_primary`` can change."""
-    data = _object(body)
-    if "is_primary" not in data:
+    """Kinde's ``PATCH /identities/{id}``: only ``is_primary`` can change.
+
+    Making an identity primary records ``user.identity_updated``; the demoted one and
+    the mirrored profile field change with it and record nothing further.
+    """
+    data = decode_body(body, IdentityUpdateBody)
+    if not given(data.is_primary):
         raise ValidationError("is_primary is required", Code.NO_FIELDS_TO_UPDATE)
-    if not isinstance(data["is_primary"], bool):
+    if not isinstance(data.is_primary, bool):
         raise ValidationError("is_primary must be true or false", Code.INVALID_IS_PRIMARY)
-    make_primary = data["is_primary"]
+    make_primary = data.is_primary
     with storage.transaction() as uow:
         identity = _locked_identity(uow, identity_id_)
         if make_primary:
             uow[ACCOUNTS_REPO].set_primary(identity.user_id, identity.type, identity.id)
+            if not identity.is_primary:
+                uow.record(
+                    EventType.USER_IDENTITY_UPDATED,
+                    {
+                        "user": {"id": identity.user_id},
+                        "identity": _identity_data(replace(identity, is_primary=True)),
+                    },
+                )
         elif identity.is_primary:
             raise ValidationError(
                 "a user keeps one primary identity per type: make another one primary instead",
@@ -239,15 +307,27 @@ def update_identity(storage: Storage, identity_id_: str, body: Any) -> None:
 
 
 def delete_identity(storage: Storage, identity_id_: str) -> None:
-    """Delete an identity; if it was primary, the oldest remaining one of its type takes over."""
+    """Delete an identity; if it was primary, the oldest remaining one of its type takes over.
+
+    Records ``user.identity_deleted`` with the id of the identity promoted in its place
+    (``promoted_identity_id``, None when it was not primary or was the last of its type).
+    """
     with storage.transaction() as uow:
         identity = _locked_identity(uow, identity_id_)
         uow[ACCOUNTS_REPO].delete_identity(identity.id)
+        promoted: str | None = None
         if identity.is_primary:
             successor = uow[ACCOUNTS_REPO].primary_identity(identity.user_id, identity.type)
-            uow[ACCOUNTS_REPO].set_primary(
-                identity.user_id, identity.type, None if successor is None else successor.id
-            )
+            promoted = None if successor is None else successor.id
+            uow[ACCOUNTS_REPO].set_primary(identity.user_id, identity.type, promoted)
+        uow.record(
+            EventType.USER_IDENTITY_DELETED,
+            {
+                "user": {"id": identity.user_id},
+                "identity": {"id": identity.id, "type": identity.type},
+                "promoted_identity_id": promoted,
+            },
+        )
 
 
 # --- password ---------------------------------------------------------------
@@ -282,8 +362,8 @@ def _check_hash(method: str, value: str) -> None:
         )
 
 
-def _int_param(data: dict[str, Any], name: str, low: int, high: int) -> int | None:
-    value = data.get(name)
+def _int_param(data: PasswordBody, name: str, low: int, high: int) -> int | None:
+    value = getattr(data, name)
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -293,8 +373,8 @@ def _int_param(data: dict[str, Any], name: str, low: int, high: int) -> int | No
     return value
 
 
-def _str_param(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
+def _str_param(data: PasswordBody, name: str) -> str | None:
+    value = getattr(data, name)
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > PARAM_MAX:
@@ -320,13 +400,13 @@ _REJECTED = {
 }
 
 
-def _password_params(method: str, data: dict[str, Any]) -> dict[str, object]:
+def _password_params(method: str, data: PasswordBody) -> dict[str, object]:
     params: dict[str, object] = {}
     for name in ("salt", "variant", "signer_key", "salt_separator"):
         text = _str_param(data, name)
         if text is not None:
             params[name] = text
-    position = data.get("salt_position")
+    position = data.salt_position
     if position is not None:
         if position not in ("prefix", "suffix"):
             raise ValidationError(
@@ -351,9 +431,13 @@ def _password_params(method: str, data: dict[str, Any]) -> dict[str, object]:
 
 
 def set_password(storage: Storage, clock: Clock, user_id: str, body: Any) -> None:
-    """Import a password hash (Kinde's ``PUT /users/{user_id}/password``)."""
-    data = _object(body)
-    hashed = data.get("hashed_password")
+    """Import a password hash (Kinde's ``PUT /users/{user_id}/password``).
+
+    Records ``user.password_updated`` with the hashing method and whether the password
+    is temporary: never the hash or its salt.
+    """
+    data = decode_body(body, PasswordBody)
+    hashed = data.hashed_password
     if hashed is None or hashed == "":
         raise ValidationError("hashed_password is required", Code.HASHED_PASSWORD_REQUIRED)
     if not isinstance(hashed, str):
@@ -366,7 +450,7 @@ def set_password(storage: Storage, clock: Clock, user_id: str, body: Any) -> Non
         raise ValidationError(
             "hashed_password contains spaces or control characters", Code.INVALID_HASHED_PASSWORD
         )
-    method = data.get("hashing_method")
+    method = data.hashing_method
     if method is None:
         method = "bcrypt"
     if method not in HASHING_METHODS:
@@ -376,7 +460,7 @@ def set_password(storage: Storage, clock: Clock, user_id: str, body: Any) -> Non
         )
     _check_hash(str(method), hashed)
     params = _password_params(str(method), data)
-    temporary = optional_bool(data.get("is_temporary_password"), "is_temporary_password")
+    temporary = optional_bool(data.is_temporary_password, "is_temporary_password")
     password = PasswordHash(
         user_id=user_id,
         password_hash=hashed,
@@ -388,6 +472,14 @@ def set_password(storage: Storage, clock: Clock, user_id: str, body: Any) -> Non
     with storage.transaction() as uow:
         _require_user(uow, user_id)
         uow[ACCOUNTS_REPO].set_password(password)
+        uow.record(
+            EventType.USER_PASSWORD_UPDATED,
+            {
+                "user": {"id": user_id},
+                "hashing_method": password.hashing_method,
+                "is_temporary_password": password.is_temporary,
+            },
+        )
 
 
 def refresh_claims(storage: Storage, user_id: str) -> None:
@@ -407,16 +499,31 @@ def user_mfa(storage: Storage, user_id: str) -> MfaFactor | None:
 
 
 def reset_mfa(storage: Storage, user_id: str) -> int:
+    """Delete the user's environment-level MFA factors; one ``user.mfa_factor_deleted`` each."""
     with storage.transaction() as uow:
         _require_user(uow, user_id)
-        return uow[ACCOUNTS_REPO].delete_mfa_factors(user_id)
+        factors = uow[ACCOUNTS_REPO].mfa_factors(user_id)
+        deleted = uow[ACCOUNTS_REPO].delete_mfa_factors(user_id)
+        for factor in factors:
+            _record_factor_deleted(uow, factor)
+        return deleted
 
 
 def reset_mfa_factor(storage: Storage, user_id: str, factor_id: str) -> None:
+    """Delete one environment-level factor; records ``user.mfa_factor_deleted``."""
     with storage.transaction() as uow:
         _require_user(uow, user_id)
+        factors = {f.id: f for f in uow[ACCOUNTS_REPO].mfa_factors(user_id)}
         if not uow[ACCOUNTS_REPO].delete_mfa_factor(user_id, factor_id):
             raise NotFound("MFA factor not found", Code.MFA_FACTOR_NOT_FOUND)
+        _record_factor_deleted(uow, factors[factor_id])
+
+
+def _record_factor_deleted(uow: UnitOfWork, factor: MfaFactor) -> None:
+    uow.record(
+        EventType.USER_MFA_FACTOR_DELETED,
+        {"user": {"id": factor.user_id}, "factor": {"id": factor.id, "type": factor.type}},
+    )
 
 
 def user_sessions(storage: Storage, user_id: str) -> tuple[list[UserSession], bool]:
@@ -428,6 +535,14 @@ def user_sessions(storage: Storage, user_id: str) -> tuple[list[UserSession], bo
 
 
 def delete_sessions(storage: Storage, user_id: str) -> int:
+    """Delete every session of the user; one ``user.session_deleted`` per session."""
     with storage.transaction() as uow:
         _require_user(uow, user_id)
-        return uow[ACCOUNTS_REPO].delete_sessions(user_id)
+        sessions = uow[ACCOUNTS_REPO].sessions(user_id, _ALL_SESSIONS)
+        deleted = uow[ACCOUNTS_REPO].delete_sessions(user_id)
+        for session in sessions:
+            uow.record(
+                EventType.USER_SESSION_DELETED,
+                {"user": {"id": user_id}, "session": {"id": session.id}},
+            )
+        return deleted

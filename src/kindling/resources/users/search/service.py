@@ -38,16 +38,6 @@ class SearchResult:
     api_scopes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def parse_expand(raw: str | None) -> set[str]:
-    wanted = {p.strip() for p in (raw or "").split(",") if p.strip()}
-    unknown = wanted - EXPANSIONS
-    if unknown:
-        raise ValidationError(
-            f"expand accepts {', '.join(sorted(EXPANSIONS))}", Code.INVALID_EXPAND
-        )
-    return wanted
-
-
 def _query(raw: str | None) -> tuple[list[str], str | None]:
     text = (raw or "").strip()
     if not text or text == "*":
