@@ -137,6 +137,15 @@ class KindlingServer:
         threading.Thread(target=self._drain, daemon=True).start()
         return self
 
+    def wait_for_output(self, text: str, timeout: float = 5.0) -> bool:
+        """True once ``text`` appears in the server's output (read by a background thread)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def _drain(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:

@@ -22,7 +22,7 @@ from kindling.oauth.errors import (
     ServerError,
     UnauthorizedClientError,
 )
-from kindling.oauth.ports import ClaimsContext, ClaimsHook, ClientRecord
+from kindling.oauth.ports import ClaimsContext, ClaimsHook, ClientRecord, TokenSigner
 from kindling.oauth.requests import TokenRequest
 
 GRANT_TYPE = "client_credentials"
@@ -188,3 +188,31 @@ def extend_claims(
         raise ServerError("the custom claims hook returned an invalid value") from exc
     claims.update(extra)
     return claims
+
+
+def mint(
+    grant: ValidatedGrant,
+    request: TokenRequest,
+    issuer: str,
+    now: int,
+    signer: TokenSigner,
+    hook: ClaimsHook | None,
+    properties_claim: str | None,
+) -> dict[str, Any]:
+    """Turn a validated grant into the RFC 6749 §5.1 success body: the one place tokens are made.
+
+    Builds Kinde's M2M claims, adds the application properties claim and the
+    custom-claims hook's claims (``extend_claims``), and signs them. The token
+    endpoint and the secret-less test tokens (``kindling token``, the console's
+    "Get token") both come here, so a token means the same whichever way it was
+    asked for. ``expires_in`` is the lifetime in seconds (RFC 6749 §5.1).
+    """
+    claims = build_claims(grant, issuer, now)
+    if hook is not None or properties_claim:
+        claims = extend_claims(claims, grant, request, hook, properties_claim)
+    return {
+        "access_token": signer.sign(claims),
+        "expires_in": claims["exp"] - claims["iat"],
+        "scope": claims["scope"],
+        "token_type": "Bearer",
+    }

@@ -73,19 +73,13 @@ class TokenEndpoint:
         audiences = client_credentials.required_audiences(request)
         record = authenticate_client(request, self._store, self._verifier, audiences, now)
         grant = client_credentials.validate(request, record)
-        issued_at = int(now)
-        claims = client_credentials.build_claims(grant, self._issuer(), issued_at)
-        if self._hook is not None or self._properties_claim:
-            claims = client_credentials.extend_claims(
-                claims, grant, request, self._hook, self._properties_claim
-            )
-        token = self._signer().sign(claims)
-        body = _encode(
-            {
-                "access_token": token,
-                "expires_in": claims["exp"] - claims["iat"],
-                "scope": claims["scope"],
-                "token_type": "Bearer",
-            }
+        issued = client_credentials.mint(
+            grant,
+            request,
+            self._issuer(),
+            int(now),
+            self._signer(),
+            self._hook,
+            self._properties_claim,
         )
-        return TokenResponse(200, body, NO_STORE)
+        return TokenResponse(200, _encode(issued), NO_STORE)

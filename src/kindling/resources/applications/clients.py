@@ -12,7 +12,7 @@ from collections.abc import Hashable, Sequence
 
 from kindling.oauth.ports import ClientRecord
 from kindling.platform.storage import Storage
-from kindling.resources.apis.repository import APIS_REPO
+from kindling.resources.apis.service import application_authorizations
 from kindling.resources.applications.repository import APPLICATIONS_REPO
 
 MAX_CACHED = 10_000
@@ -47,6 +47,6 @@ class StorageClientStore:
             return ClientRecord(
                 application=application,
                 secrets=uow[APPLICATIONS_REPO].secrets(client_id),
-                authorizations=uow[APIS_REPO].authorizations(client_id, audiences),
+                authorizations=application_authorizations(uow, client_id, audiences),
                 properties=uow[APPLICATIONS_REPO].property_values(client_id),
             )

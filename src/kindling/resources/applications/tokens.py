@@ -1,9 +1,11 @@
 """Test tokens without a client secret: the CLI's ``kindling token`` and the console.
 
-The token goes through the same grant validation and claims as
-``/oauth2/token``: the application must be an M2M app authorized for every
-audience, and only granted scopes may be asked for. Only client authentication
-is skipped, because the caller already holds the data dir (or an admin session).
+The token goes through the same grant validation as ``/oauth2/token``
+(``client_credentials.validate``: the application must be an M2M app authorized
+for every audience, and only granted scopes may be asked for) and is made by the
+same ``client_credentials.mint`` (claims, properties claim, custom-claims hook,
+signing). Only client authentication is skipped, because the caller already
+holds the data dir (or an admin session).
 """
 
 from collections.abc import Sequence
@@ -19,6 +21,10 @@ from kindling.resources.applications.clients import StorageClientStore
 def mint_token(
     ctx: Context, application_id: str, audiences: Sequence[str], scopes: Sequence[str]
 ) -> dict[str, Any]:
+    """The token endpoint's success body (RFC 6749 §5.1) for the application, without its secret.
+
+    Raises the endpoint's ``OAuthError`` for the same reasons it would answer one.
+    """
     request = TokenRequest(
         params={"grant_type": "client_credentials", "scope": " ".join(scopes)}
         if scopes
@@ -30,14 +36,12 @@ def mint_token(
     if record is None:
         raise InvalidClientError(f"no application has the id {application_id}")
     grant = client_credentials.validate(request, record)
-    claims = client_credentials.build_claims(grant, ctx.issuer(), int(ctx.clock.now()))
-    if ctx.claims_hook is not None or ctx.settings.app_properties_claim:
-        claims = client_credentials.extend_claims(
-            claims, grant, request, ctx.claims_hook, ctx.settings.app_properties_claim
-        )
-    return {
-        "access_token": ctx.keyring.signer().sign(claims),
-        "expires_in": claims["exp"] - claims["iat"],
-        "scope": claims["scope"],
-        "token_type": "Bearer",
-    }
+    return client_credentials.mint(
+        grant,
+        request,
+        ctx.issuer(),
+        int(ctx.clock.now()),
+        ctx.keyring.signer(),
+        ctx.claims_hook,
+        ctx.settings.app_properties_claim,
+    )
