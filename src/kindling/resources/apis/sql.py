@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from kindling.platform import keyset
 from kindling.platform.engine import Row, Session
 from kindling.resources.apis.model import Api, ApiAuthorization, ApiScope
-from kindling.resources.applications.model import Application
-from kindling.resources.applications.sql import application_from_row
+from kindling.resources.applications.model import Application, application_from_row
 
 _COLUMNS = "seq, id, name, audience, is_management_api, created_on"
 

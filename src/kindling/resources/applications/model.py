@@ -7,7 +7,10 @@ Timestamps are ISO 8601 strings in UTC, as the Management API shows them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 APPLICATION_TYPES = ("m2m", "reg", "spa", "device")
 
@@ -41,3 +44,16 @@ class ApplicationSecret:
     secret_hash: str
     created_on: str
     expires_at: int | None = None
+
+
+def application_from_row(row: Mapping[str, Any]) -> Application:
+    """An application from a database row (its columns by name)."""
+    return Application(
+        id=row["id"],
+        name=row["name"],
+        type=row["type"],
+        org_code=row["org_code"],
+        access_token_lifetime=int(row["access_token_lifetime"]),
+        created_on=row["created_on"],
+        settings=json.loads(row["settings"] or "{}"),
+    )

@@ -6,22 +6,14 @@ import json
 from collections.abc import Sequence
 
 from kindling.platform import keyset
-from kindling.platform.engine import Row, Session
-from kindling.resources.applications.model import Application, ApplicationSecret
+from kindling.platform.engine import Session
+from kindling.resources.applications.model import (
+    Application,
+    ApplicationSecret,
+    application_from_row,
+)
 
 _COLUMNS = "seq, id, name, type, org_code, access_token_lifetime, settings, created_on"
-
-
-def application_from_row(row: Row) -> Application:
-    return Application(
-        id=row["id"],
-        name=row["name"],
-        type=row["type"],
-        org_code=row["org_code"],
-        access_token_lifetime=int(row["access_token_lifetime"]),
-        created_on=row["created_on"],
-        settings=json.loads(row["settings"] or "{}"),
-    )
 
 
 class SqlApplicationRepository:

@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from kindling.platform.engine import Row, Session
-from kindling.resources.permissions.model import Permission
+from kindling.platform.engine import Session
+from kindling.platform.keyset import keyset
+from kindling.resources.permissions.model import Permission, permission_from_row
 
 _COLUMNS = "seq, id, key, name, description, created_on"
 #: Columns a permission listing may be sorted by (public name → SQL column).
 SORT_COLUMNS = {"name": "name", "id": "id"}
-
-
-def permission_from_row(row: Row) -> Permission:
-    return Permission(
-        id=row["id"],
-        key=row["key"],
-        name=row["name"],
-        description=row["description"],
-        created_on=row["created_on"],
-    )
-
-
-def keyset(
-    columns: Mapping[str, str],
-    column: str,
-    after: tuple[str, int] | None,
-    descending: bool,
-    alias: str = "",
-) -> tuple[str, str, list[object]]:
-    """Build the ``(sort column, sequence)`` keyset condition and ORDER BY for a sort.
-
-    Returns ``(condition or "", order by, params)``; ``column`` must be one of ``columns``
-    (the SQL names come only from that whitelist).
-    """
-    if column not in columns:
-        raise ValueError(f"cannot sort by {column!r}")
-    sql_column = f"{alias}{columns[column]}"
-    op, order = ("<", "DESC") if descending else (">", "ASC")
-    order_by = f"ORDER BY {sql_column} {order}, {alias}seq {order}"
-    if after is None:
-        return "", order_by, []
-    return f"({sql_column}, {alias}seq) {op} (?, ?)", order_by, [after[0], after[1]]
 
 
 def _placeholders(values: Sequence[object]) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kindling.platform.engine import Row, Session
+from kindling.platform.keyset import keyset
 from kindling.resources.apis.model import ApiScope
-from kindling.resources.permissions.model import Permission
-from kindling.resources.permissions.sql import keyset, permission_from_row
+from kindling.resources.permissions.model import Permission, permission_from_row
 from kindling.resources.roles.model import Role
 
 _COLUMNS = "seq, id, key, name, description, is_default_role, assignment_permission_id, created_on"
