@@ -263,3 +263,13 @@ def test_one_token_is_reused_for_several_calls(client: ManagementClient) -> None
     assert isinstance(second, GetApplicationsResponse)
     assert manager.tokens.get("access_token") == token
     assert fetches == [token]
+
+
+def test_reference_lists_through_the_sdk(client: ManagementClient) -> None:
+    """Timezones and industries, typed by the official SDK's own models."""
+    zones = client.timezones_api.get_timezones().timezones
+    assert zones and len({zone.key for zone in zones}) == len(zones)
+    london = next(zone for zone in zones if zone.key == "europe_london")
+    assert london.name.startswith("Europe/London (")
+    industries = client.industries_api.get_industries().industries
+    assert "administration_office_support" in {industry.key for industry in industries}

@@ -19,4 +19,6 @@ REGISTERED = (
     "apis",
     "api_keys",
     "admin",
+    "timezones",
+    "industries",
 )
