@@ -11,6 +11,7 @@ from kindling.clock import Clock, SystemClock, isoformat
 from kindling.config import Settings
 from kindling.crypto import masterkey
 from kindling.crypto.client_secrets import SecretHasher
+from kindling.crypto.errors import KeyMaterialError
 from kindling.crypto.keys import KeySealer
 from kindling.oauth.ports import ClaimsHook
 from kindling.platform.context import Context
@@ -50,7 +51,10 @@ def load_claims_hook(spec: str | None) -> ClaimsHook | None:
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     clock = clock or SystemClock()
     claims_hook = load_claims_hook(settings.claims_hook)
-    master = masterkey.load_or_create(settings.data_dir, settings.master_key)
+    try:
+        master = masterkey.load_or_create(settings.data_dir, settings.master_key)
+    except KeyMaterialError as exc:
+        raise ConfigurationError(str(exc)) from None
     storage = open_storage(settings.database_url, settings.data_dir, isoformat(clock.now()), clock)
     keyring = Keyring(storage, KeySealer(master.derive("signing-key-seal")), clock)
     return Context(

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kindling.platform.errors import ConfigurationError
+from kindling.crypto.errors import KeyMaterialError
 
 ALGORITHM = "RS256"
 KEY_SIZE = 2048
@@ -74,13 +74,13 @@ class KeySealer:
         try:
             der = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], kid.encode("ascii"))
         except InvalidTag:
-            raise ConfigurationError(
+            raise KeyMaterialError(
                 f"signing key {kid} cannot be unsealed: the master key differs from the one "
                 "that sealed it (set KINDLING_MASTER_KEY or restore master.key)"
             ) from None
         key = serialization.load_der_private_key(der, password=None)
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != KEY_SIZE:
-            raise ConfigurationError(f"signing key {kid} is not an RSA-{KEY_SIZE} key")
+            raise KeyMaterialError(f"signing key {kid} is not an RSA-{KEY_SIZE} key")
         return key
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from kindling.platform.errors import ConfigurationError
+from kindling.crypto.errors import KeyMaterialError
 
 MIN_LENGTH = 32
 FILE_NAME = "master.key"
@@ -25,9 +25,7 @@ class MasterKey:
 
     def __init__(self, value: str) -> None:
         if len(value) < MIN_LENGTH:
-            raise ConfigurationError(
-                f"the master key must be at least {MIN_LENGTH} characters long"
-            )
+            raise KeyMaterialError(f"the master key must be at least {MIN_LENGTH} characters long")
         self._value = value.encode("utf-8")
 
     def __repr__(self) -> str:
@@ -56,7 +54,7 @@ def load_or_create(data_dir: Path, env_value: str | None) -> MasterKey:
     if path.exists():
         mode = path.stat().st_mode & 0o777
         if mode & 0o077:
-            raise ConfigurationError(
+            raise KeyMaterialError(
                 f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}"
             )
         return MasterKey(path.read_text(encoding="ascii").strip())

@@ -1,20 +1,62 @@
-"""What the OAuth core needs from the outside world, as Protocols."""
+"""What the OAuth core needs from the outside world, as Protocols.
+
+The core names no storage model: a client record carries any objects with the
+attributes below (the applications and APIs resources' models have them), so the
+core stays below every resource in the layering.
+"""
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kindling.resources.apis.model import ApiAuthorization
-from kindling.resources.applications.model import Application, ApplicationSecret
+
+class ClientApplication(Protocol):
+    """The application behind a client id (RFC 6749 §2): what the grant and claims read."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def org_code(self) -> str | None: ...
+    @property
+    def access_token_lifetime(self) -> int: ...
+
+
+class ClientSecret(Protocol):
+    """A stored secret hash; ``expires_at`` (Unix seconds) ends a rotation grace window."""
+
+    @property
+    def secret_hash(self) -> str: ...
+    @property
+    def expires_at(self) -> int | None: ...
+
+
+class AuthorizedApi(Protocol):
+    @property
+    def audience(self) -> str: ...
+
+
+class Authorization(Protocol):
+    """The client's authorization for one API (audience) with its granted scope keys."""
+
+    @property
+    def api(self) -> AuthorizedApi: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)
 class ClientRecord:
     """An application with its secret hashes and its authorizations for the asked audiences."""
 
-    application: Application
-    secrets: Sequence[ApplicationSecret]
-    authorizations: Sequence[ApiAuthorization]
+    application: ClientApplication
+    secrets: Sequence[ClientSecret]
+    authorizations: Sequence[Authorization]
     #: Public (non-private) application property values, by property key.
     properties: Mapping[str, str] = field(default_factory=dict)
 
@@ -23,7 +65,7 @@ class ClientRecord:
 class ClaimsContext:
     """What a custom-claims hook is given: the application, its properties, the request."""
 
-    application: Application
+    application: ClientApplication
     properties: Mapping[str, str]
     audiences: tuple[str, ...]
     scopes: tuple[str, ...]

@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kindling.clock import Clock, isoformat
+from kindling.crypto.errors import KeyMaterialError
 from kindling.crypto.jws import Signer
 from kindling.crypto.keys import ALGORITHM, KeySealer, SigningKey, generate_private_key, public_jwk
 from kindling.platform.errors import ConfigurationError
@@ -72,7 +73,10 @@ class Keyring:
         signer: Signer | None = None
         public: dict[str, rsa.RSAPublicKey] = {}
         for key in stored:
-            private = self._sealer.unseal(key.kid, key.sealed_private)
+            try:
+                private = self._sealer.unseal(key.kid, key.sealed_private)
+            except KeyMaterialError as exc:
+                raise ConfigurationError(str(exc)) from None
             public[key.kid] = private.public_key()
             if key.status == "active" and signer is None:
                 signer = Signer(SigningKey(key.kid, private))
