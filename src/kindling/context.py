@@ -76,5 +76,10 @@ def open_storage(
     """Open the configured engine with every registered repository; migrate it (at ``now``)."""
     clock = clock or SystemClock()
     return open_engine(
-        database_url, data_dir, now, lambda: isoformat(clock.now()), REGISTRY.repositories()
+        database_url,
+        data_dir,
+        now,
+        lambda: isoformat(clock.now()),
+        REGISTRY.repositories(),
+        REGISTRY.reactions(),
     )

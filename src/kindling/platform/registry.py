@@ -18,6 +18,7 @@ from typing import Any
 
 from kindling.platform.operations import Operation, Router
 from kindling.platform.repository import RepositoryFactory, RepositoryKey
+from kindling.platform.storage import Reaction
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Resource:
     extensions: Sequence[Router] = ()
     #: The SQL implementation of each repository contract the resource owns.
     repositories: Mapping[RepositoryKey[Any], RepositoryFactory] = field(default_factory=dict)
+    #: In-transaction reactions to other resources' events, by event type.
+    reactions: Mapping[str, Sequence[Reaction]] = field(default_factory=dict)
 
 
 class Registry:
@@ -59,6 +62,14 @@ class Registry:
     def extension_operations(self) -> list[Operation]:
         """Every Kindling operation (``/kindling/v1``), in registration order."""
         return [op for r in self.resources for router in r.extensions for op in router.operations]
+
+    def reactions(self) -> dict[str, list[Reaction]]:
+        """Every registered reaction, by event type, in registration order."""
+        merged: dict[str, list[Reaction]] = {}
+        for resource in self.resources:
+            for type_, handlers in resource.reactions.items():
+                merged.setdefault(type_, []).extend(handlers)
+        return merged
 
     def repositories(self) -> dict[RepositoryKey[Any], RepositoryFactory]:
         """Every registered repository; two resources may not register one key."""

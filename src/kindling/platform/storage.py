@@ -13,7 +13,7 @@ file ``kindling.db`` in the data dir.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -42,6 +42,10 @@ class ReadOnlyError(RuntimeError):
     """An event was recorded in a read-only unit of work."""
 
 
+#: An in-transaction reaction to a domain event: runs inside the recording unit of work.
+Reaction = Callable[["UnitOfWork", DomainEvent], None]
+
+
 class UnitOfWork:
     """Every repository bound to one session (one transaction), plus its recorded events."""
 
@@ -51,11 +55,13 @@ class UnitOfWork:
         factories: Mapping[RepositoryKey[Any], RepositoryFactory],
         now: Callable[[], str],
         writable: bool,
+        reactions: Mapping[str, Sequence[Reaction]] | None = None,
     ) -> None:
         self._session = session
         self._factories = factories
         self._now = now
         self._writable = writable
+        self._reactions = reactions or {}
         self._repositories: dict[RepositoryKey[Any], Any] = {}
         self.events: list[DomainEvent] = []
 
@@ -74,13 +80,20 @@ class UnitOfWork:
         return self._session.dialect
 
     def record(self, type_: EventType, data: Mapping[str, Any]) -> DomainEvent:
-        """Record a domain event; it is written with the change when the transaction commits."""
+        """Record a domain event; it is written with the change when the transaction commits.
+
+        Reactions registered for the type run at once, in this transaction: another
+        resource keeps its own data consistent with the change (a role drops a deleted
+        permission) without the recording resource knowing it exists.
+        """
         if not self._writable:
             raise ReadOnlyError(f"{type_} recorded in a read-only transaction")
         event = DomainEvent(
             event_id=event_id(), type=type_, data=dict(data), occurred_on=self._now()
         )
         self.events.append(event)
+        for react in self._reactions.get(type_, ()):
+            react(self, event)
         return event
 
     def flush_events(self) -> None:
@@ -98,8 +111,10 @@ class Storage:
         engine: Engine,
         repositories: Mapping[RepositoryKey[Any], RepositoryFactory],
         now: Callable[[], str],
+        reactions: Mapping[str, Sequence[Reaction]] | None = None,
     ) -> None:
         self.engine = engine
+        self._reactions = dict(reactions or {})
         self._factories: dict[RepositoryKey[Any], RepositoryFactory] = {
             OUTBOX_REPO: SqlOutbox,
             KEYS_REPO: SqlKeyRepository,
@@ -126,7 +141,9 @@ class Storage:
         before the commit, in the same transaction.
         """
         with self.engine.session(write=True) as session:
-            uow = UnitOfWork(session, self._factories, self._now, writable=True)
+            uow = UnitOfWork(
+                session, self._factories, self._now, writable=True, reactions=self._reactions
+            )
             yield uow
             uow.flush_events()
 
@@ -150,6 +167,7 @@ def open_storage(
     migrated_on: str,
     now: Callable[[], str],
     repositories: Mapping[RepositoryKey[Any], RepositoryFactory],
+    reactions: Mapping[str, Sequence[Reaction]] | None = None,
 ) -> Storage:
     """Open the configured engine and bring its schema up to date.
 
@@ -165,4 +183,4 @@ def open_storage(
     else:
         engine = SqliteEngine(data_dir / SQLITE_FILE)
     migrate(engine, migrated_on)
-    return Storage(engine, repositories, now)
+    return Storage(engine, repositories, now, reactions)

@@ -157,14 +157,10 @@ def update_permission(storage: Storage, permission_id_: str, body: Any) -> Permi
 
 
 def delete_permission(storage: Storage, permission_id_: str) -> None:
-    # Imported here, not at the top: roles.service imports this module (a role is built
-    # from permissions), and deleting a permission is the one call going the other way.
-    from kindling.resources.roles.service import release_assignment_permission
-
+    """Delete a permission; roles react to ``permission.deleted`` in the same transaction."""
     with storage.transaction() as uow:
         if uow[PERMISSIONS_REPO].get(permission_id_) is None:
             raise _not_found()
-        release_assignment_permission(uow, permission_id_)
         uow[PERMISSIONS_REPO].delete(permission_id_)
         uow.record(EventType.PERMISSION_DELETED, {"permission": {"id": permission_id_}})
 

@@ -13,13 +13,16 @@ if TYPE_CHECKING:
 
 def resource() -> Resource:
     """Routes and repositories of this package (imported here, not at import time)."""
+    from kindling.platform.event_types import EventType
     from kindling.platform.registry import Resource
     from kindling.resources.roles import routes
     from kindling.resources.roles.repository import ROLES_REPO
+    from kindling.resources.roles.service import release_assignment_permission
     from kindling.resources.roles.sql import SqlRoleRepository
 
     return Resource(
         "roles",
         routers=(routes.router,),
         repositories={ROLES_REPO: SqlRoleRepository},
+        reactions={EventType.PERMISSION_DELETED: (release_assignment_permission,)},
     )

@@ -26,6 +26,7 @@ from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.event_types import EventType
+from kindling.platform.events import DomainEvent
 from kindling.platform.ids import role_id
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage, UnitOfWork
@@ -552,10 +553,10 @@ def update_role_system_permissions(storage: Storage, role_id_: str, items: Any) 
 # --- for other resources ---------------------------------------------------------------
 
 
-def release_assignment_permission(uow: UnitOfWork, permission_id_: str) -> None:
-    """Unset ``assignment_permission_id`` on every role naming the permission.
+def release_assignment_permission(uow: UnitOfWork, event: DomainEvent) -> None:
+    """On ``permission.deleted``: unset ``assignment_permission_id`` on every role naming it.
 
-    Called by ``permissions.service.delete_permission`` in its transaction, so no role
-    is left requiring a permission that no longer exists.
+    A reaction (registered in this package's ``resource()``), so it runs in the deleting
+    transaction and no role is left requiring a permission that no longer exists.
     """
-    uow[ROLES_REPO].clear_assignment_permission(permission_id_)
+    uow[ROLES_REPO].clear_assignment_permission(event.data["permission"]["id"])
