@@ -19,12 +19,13 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kindling.config import Settings
 from kindling.context import build_context
 from kindling.crypto.jws import Signer
+from kindling.platform.signing import Keyring
 from tests.support import KindlingServer
 
 USERS = "/api/v1/users"
@@ -404,6 +405,99 @@ def test_token_from_our_endpoint_for_another_api_is_401_invalid_token(
     token = server.token(audience=other)
     assert jwt.decode(token, options={"verify_signature": False})["aud"] == [other]
     assert_invalid_token(get_users(server, f"Bearer {token}"))
+
+
+# --- explicit typing (RFC 8725 §3.11; A12 row 33) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def keyring(sqlite_server: KindlingServer) -> Iterator[Keyring]:
+    """The keyring of ``sqlite_server``, to sign tokens of other types with our key."""
+    ctx = build_context(Settings(data_dir=sqlite_server.data_dir))
+    try:
+        ctx.keyring.reload()
+        yield ctx.keyring
+    finally:
+        ctx.close()
+
+
+def _sign_with_header(keyring: Keyring, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A JWS with exactly ``header`` (``kid`` added), signed RS256 by our active key."""
+    view = keyring.current()
+    assert view.signer_kid is not None
+    private = view.private[view.signer_kid]
+    signing_input = f"{b64url_json({**header, 'kid': view.signer_kid})}.{b64url_json(claims)}"
+    signature = private.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def test_our_access_tokens_are_typed_jwt(server: KindlingServer) -> None:
+    assert jwt.get_unverified_header(server.token())["typ"] == "JWT"
+
+
+@pytest.mark.parametrize("typ", ["webhook+jwt", "id_token+jwt", "at+jwt", "JWS", "jwt"])
+def test_a_token_of_another_type_signed_by_our_key_is_401_invalid_token(
+    sqlite_server: KindlingServer, keyring: Keyring, typ: str
+) -> None:
+    """Same key, same valid access-token claims: only the header's ``typ`` differs."""
+    token = keyring.signer_for(typ).sign(claims_for(sqlite_server))
+    assert jwt.get_unverified_header(token)["typ"] == typ
+    assert_invalid_token(get_users(sqlite_server, f"Bearer {token}"))
+
+
+def test_a_token_without_typ_signed_by_our_key_is_401_invalid_token(
+    sqlite_server: KindlingServer, keyring: Keyring
+) -> None:
+    token = _sign_with_header(keyring, {"alg": "RS256"}, claims_for(sqlite_server))
+    assert "typ" not in jwt.get_unverified_header(token)
+    assert_invalid_token(get_users(sqlite_server, f"Bearer {token}"))
+    # The positive control: the same hand-made token with typ JWT is accepted.
+    typed = _sign_with_header(keyring, {"alg": "RS256", "typ": "JWT"}, claims_for(sqlite_server))
+    assert_users_listed(get_users(sqlite_server, f"Bearer {typed}"))
+
+
+def test_a_webhook_shaped_jwt_typed_jwt_is_401_invalid_token(
+    sqlite_server: KindlingServer, signer: Signer
+) -> None:
+    """A webhook payload signed as Kinde's (``typ: JWT``) lacks the access-token claims."""
+    now = int(time.time())
+    webhook = {
+        "type": "user.created",
+        "event_id": "event_" + uuid.uuid4().hex,
+        "source": "api",
+        "data": {"user": {"id": "kp_" + uuid.uuid4().hex}},
+        "timestamp": "2024-01-01T00:00:00.000Z",
+        "event_timestamp": "2024-01-01T00:00:00.000Z",
+        "iss": sqlite_server.issuer,
+        "iat": now,
+        "aud": [sqlite_server.audience],
+        "exp": now + 3600,
+    }
+    assert_invalid_token(get_users(sqlite_server, f"Bearer {signer.sign(webhook)}"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"gty": None}, id="no-gty"),
+        pytest.param({"gty": ["authorization_code"]}, id="other-gty"),
+        pytest.param({"gty": "client_credentials"}, id="gty-not-a-list"),
+        pytest.param({"scope": None}, id="no-scope"),
+        pytest.param({"scope": ["read:users"]}, id="scope-not-a-string"),
+        pytest.param({"azp": None}, id="no-azp"),
+        pytest.param({"jti": None}, id="no-jti"),
+    ],
+)
+def test_a_token_without_the_access_token_claims_is_401_invalid_token(
+    sqlite_server: KindlingServer, signer: Signer, change: dict[str, Any]
+) -> None:
+    claims = claims_for(sqlite_server)
+    for name, value in change.items():
+        if value is None:
+            del claims[name]
+        else:
+            claims[name] = value
+    assert_invalid_token(get_users(sqlite_server, f"Bearer {signer.sign(claims)}"))
 
 
 # --- scope ---------------------------------------------------------------------

@@ -5,15 +5,16 @@ it when ``kindling.web.app.management_operations()`` has the same method and pat
 Whatever is implemented at the moment the suite runs is checked; nothing here lists the
 implemented operations by hand, so operations that land later are picked up automatically.
 
-* declarations (no server): operationId, scope, exact 2xx, JSON body flag, query
-  parameters (names and required) and tag equal the contract's;
+* declarations (no server): operationId, scope, exact 2xx, JSON body flag, whether the 2xx
+  has a response body, query parameters (names and required) and tag equal the contract's;
 * (a) route: with no ``Authorization`` header the answer is 401 ``error_response`` (not 404
   ``ROUTE_NOT_FOUND``, not 405), on both engines;
 * (b) scope: a token holding every Management API scope except the operation's gets 403
   ``INSUFFICIENT_SCOPE``;
 * (c) valid call, for the checked tags (``CHECKED_TAGS``): a request built by ``BUILDERS``
   (keyed by operationId; prerequisites are created over HTTP, and checked the same way)
-  answers the spec's exact 2xx with a body that validates against the spec's schema. An
+  answers the spec's exact 2xx with a body that validates against the spec's schema (and
+  no body, without a JSON content type, where the spec's 2xx declares none). An
   implemented operation without a builder fails, so gaps are visible.
 
 The builders live one module per registered resource, ``tests/conformance/<name>.py``
@@ -175,7 +176,8 @@ def test_a_module_builds_only_its_resources_operations() -> None:
 
 @pytest.mark.parametrize("op", IMPLEMENTED, ids=_op_id)
 def test_declaration_matches_contract(op: Operation) -> None:
-    """operationId, scope, exact 2xx, JSON body, query parameters and tag are the spec's."""
+    """operationId, scope, exact 2xx, JSON body, response body, query parameters and tag are
+    the spec's."""
     ours = KINDLING[(op.method, op.path)]
     problems = []
     if ours.operation_id != op.operation_id:
@@ -187,6 +189,12 @@ def test_declaration_matches_contract(op: Operation) -> None:
     if ours.body != (op.request_body is not None):
         problems.append(
             f"body={ours.body} but the spec {'has' if op.request_body else 'has no'} body"
+        )
+    answers_nothing = op.success.get(str(ours.status)) is None
+    if ours.no_body != answers_nothing:
+        problems.append(
+            f"no_body={ours.no_body} but the spec's {ours.status} "
+            f"{'has no' if answers_nothing else 'has a'} response body"
         )
     spec_query = {
         str(p["name"]): bool(p.get("required")) for p in op.parameters if p["in"] == "query"

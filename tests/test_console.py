@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -574,22 +575,75 @@ def test_roles_and_permissions(console: Console) -> None:
     assert pkey not in _all_pages(console, "/admin/permissions")
 
 
-def test_signing_key_rotation(console: Console, server: KindlingServer) -> None:
+def _jwks_kids(server: KindlingServer) -> list[str]:
+    with server.client() as http:
+        return [k["kid"] for k in http.get("/.well-known/jwks").json()["keys"]]
+
+
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def _kid_in_state(page: str, state: str) -> str:
+    """The kid of the (first) row of the keys page whose state badge reads ``state``."""
+    for row in re.findall(r"<tr>(.*?)</tr>", page, re.S):
+        if f">{state}<" in row:
+            found = re.search(r"<code>([0-9a-f]+)</code>", row)
+            assert found
+            return found.group(1)
+    raise AssertionError(f"no key is {state}")
+
+
+def test_signing_key_rotation_publishes_before_signing(
+    console: Console, server: KindlingServer
+) -> None:
+    """Rotate publishes the new key at once and signs with it after the publish delay;
+    Revoke takes a key out of the JWKS (here the waiting one, so other tests' tokens of
+    this shared server keep working)."""
     before = server.token(scopes=["read:users"])
-    with server.client() as http:
-        kids_before = {k["kid"] for k in http.get("/.well-known/jwks").json()["keys"]}
-    console.post("/admin/keys/rotate", form_page="/admin/keys")
-    with server.client() as http:
-        kids_after = {k["kid"] for k in http.get("/.well-known/jwks").json()["keys"]}
+    old_kid = _kid(before)
+    rotated = console.post("/admin/keys/rotate", {"publish_delay": "60"}, form_page="/admin/keys")
+    assert "is published now and signs from" in console.follow(rotated).text
+    page = console.get("/admin/keys").text
+    kid = _kid_in_state(page, "next")
+    assert kid != old_kid and kid in _jwks_kids(server)
+    assert _kid_in_state(page, "active") == old_kid
+    # Published, not signing: a token now is still signed with the old key.
+    assert _kid(server.token(scopes=["read:users"])) == old_kid
+    # A second rotation must wait for this one.
+    refused = console.post(
+        "/admin/keys/rotate",
+        {"publish_delay": "1"},
+        form_page="/admin/keys",
+        headers={"Referer": console.origin + "/admin/keys"},
+    )
+    assert refused.headers["location"] == "/admin/keys"
+    assert "already waiting to sign" in html.unescape(console.follow(refused).text)
+    # Revoke the waiting key: it leaves the JWKS at once.
+    assert f'action="/admin/keys/{kid}/revoke"' in page
+    revoked = console.post(f"/admin/keys/{kid}/revoke", form_page="/admin/keys")
+    assert f"Revoked the key {kid}" in console.follow(revoked).text
+    assert kid not in _jwks_kids(server)
+    assert _kid_in_state(console.get("/admin/keys").text, "revoked") == kid
+    assert _kid(server.token(scopes=["read:users"])) == old_kid
+
+    # A rotation with a one-second delay: after it, tokens carry the new kid.
+    console.post("/admin/keys/rotate", {"publish_delay": "1"}, form_page="/admin/keys")
+    new_kid = next(k for k in _jwks_kids(server) if k not in (old_kid, kid))
+    deadline = time.monotonic() + 10
+    after = server.token(scopes=["read:users"])
+    while _kid(after) != new_kid:
+        assert time.monotonic() < deadline, "the new key never started signing"
+        time.sleep(0.2)
         after = server.token(scopes=["read:users"])
-        assert kids_before < kids_after
-        new_kid = jwt.get_unverified_header(after)["kid"]
-        assert new_kid not in kids_before
+    assert old_kid in _jwks_kids(server)  # retired, still published
+    with server.client() as http:
         for token in (before, after):  # the old token still verifies
             ok = http.get("/api/v1/users", headers={"Authorization": f"Bearer {token}"})
             assert ok.status_code == 200, ok.text
     page = console.get("/admin/keys").text
-    assert new_kid in page and "retired" in page
+    assert _kid_in_state(page, "active") == new_kid
+    assert _kid_in_state(page, "retired") == old_kid
 
 
 def test_postman_downloads(console: Console, server: KindlingServer) -> None:

@@ -401,7 +401,7 @@ def test_main_pages_render_and_are_accessible(
         page.goto(f"{kindling.base_url}/admin/keys")
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Rotate signing key").click()
-        page.get_by_text("Tokens are now signed with the new key").wait_for()
+        page.get_by_text("is published now and signs from").wait_for()
 
         pictures = {
             "/admin/applications": "console-applications.png",

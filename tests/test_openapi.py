@@ -16,9 +16,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
+from kindling.platform.operations import ErrorBody
 from kindling.web.app import management_operations
 from kindling.web.openapi import build_document, summary
 from tests.contract.contract import load_contract
+from tests.contract.spec_errors import SPEC_FILE, error_bodies
 from tests.support import KindlingServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -117,6 +119,75 @@ def test_live_responses_match_the_documented_schemas(
             )
             validator.validate(response.json())
             CONTRACT.validate_response("GET", path, 200, response.json())
+
+
+def test_a_no_body_2xx_is_documented_without_content(document: dict[str, Any]) -> None:
+    """An operation declared ``no_body`` answers its 2xx with no body and no Content-Type;
+    the document says so as the spec does (a description, no ``content``), and every
+    other operation's 2xx declares its JSON body."""
+    no_body = []
+    for op in management_operations():
+        ok = document["paths"]["/api/v1" + op.path][op.method.lower()]["responses"][str(op.status)]
+        spec = CONTRACT.find(op.method, "/api/v1" + op.path).success[str(op.status)]
+        assert op.no_body == (spec is None), op
+        if op.no_body:
+            no_body.append(op.operation_id)
+            assert ok == {"description": "Success"}, (op.operation_id, ok)
+        else:
+            assert set(ok["content"]) == {"application/json"}, (op.operation_id, ok)
+            assert ok["content"]["application/json"]["schema"], op.operation_id
+    assert "updateApplication" in no_body and "deleteAPIScope" in no_body, no_body
+
+
+def test_a_declared_404_documents_the_body_its_operation_answers(
+    document: dict[str, Any],
+) -> None:
+    """A declared 404 references the schema the route answers (``Operation.not_found``):
+    ``not_found_response`` for most, ``error_response`` where the spec says so; every other
+    error status ``error_response``. Checked against the spec YAML when it is present."""
+    spec = error_bodies(404) if SPEC_FILE.is_file() else None
+    seen = set()
+    for op in management_operations():
+        responses = document["paths"]["/api/v1" + op.path][op.method.lower()]["responses"]
+        for status, response in responses.items():
+            if not status.startswith(("4", "5")):
+                continue
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            expected = op.not_found if status == "404" else ErrorBody.ERROR_RESPONSE
+            assert ref == f"#/components/schemas/{expected.value}", (op.operation_id, status)
+        assert ("404" in responses) == (404 in op.declared_errors), op.operation_id
+        if "404" in responses:
+            seen.add(op.not_found)
+            if spec is not None:
+                assert spec[(op.method, "/api/v1" + op.path)] == op.not_found.value, op
+    assert seen == set(ErrorBody)
+
+
+@pytest.mark.parametrize(
+    ("path", "errors_type"),
+    [("/api/v1/api_keys/{key_id}", dict), ("/api/v1/directories/{directory_id}", list)],
+)
+def test_a_live_404_matches_the_documented_schema(
+    document: dict[str, Any], sqlite_server: KindlingServer, path: str, errors_type: type
+) -> None:
+    """A live 404 of each shape validates against the schema our document declares."""
+    schema = document["paths"][path]["get"]["responses"]["404"]["content"]["application/json"][
+        "schema"
+    ]
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:kindling:openapi", Resource.from_contents(document, default_specification=DRAFT4)
+    )
+    validator = OAS30Validator(
+        {"$ref": "urn:kindling:openapi" + schema["$ref"]},
+        registry=registry,
+        format_checker=oas30_format_checker,
+    )
+    concrete = re.sub(r"{[^}]+}", "unknown_0123456789abcdef", path)
+    with sqlite_server.client() as http:
+        response = http.get(concrete, headers={"Authorization": f"Bearer {sqlite_server.token()}"})
+    assert response.status_code == 404, response.text
+    validator.validate(response.json())
+    assert isinstance(response.json()["errors"], errors_type)
 
 
 def test_committed_schema_file_is_up_to_date() -> None:

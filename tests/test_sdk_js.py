@@ -20,11 +20,14 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kindling.clock import isoformat
+from kindling.context import open_storage
 from tests.contract.contract import load_contract
 from tests.support import KindlingServer
 
@@ -54,8 +57,11 @@ def _require_installed() -> None:
         pytest.fail(f"{PACKAGE} {version} is installed, {_pinned_version()} pinned; {INSTALL_HINT}")
 
 
-def run_flow(server: KindlingServer, flow: str) -> dict[str, Any]:
-    """Run ``tests/js/<flow>.mjs`` against the server; return its JSON report."""
+def run_flow(
+    server: KindlingServer, flow: str, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``tests/js/<flow>.mjs`` against the server; return its JSON report, with the
+    script's stderr under ``"stderr"`` (where the SDK prints what it failed to parse)."""
     _require_installed()
     assert server.ca_path, server.output
     env = {
@@ -69,6 +75,7 @@ def run_flow(server: KindlingServer, flow: str) -> dict[str, Any]:
         KINDE_MANAGEMENT_CLIENT_SECRET=server.client_secret,
         NODE_EXTRA_CA_CERTS=server.ca_path,
     )
+    env.update(extra_env or {})
     proc = subprocess.run(
         ["node", f"{flow}.mjs"],
         cwd=JS_DIR,
@@ -81,6 +88,7 @@ def run_flow(server: KindlingServer, flow: str) -> dict[str, Any]:
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"node {flow}.mjs printed no report:\n{proc.stdout}\n{proc.stderr}"
     report: dict[str, Any] = json.loads(lines[-1])
+    report["stderr"] = proc.stderr
     return report
 
 
@@ -104,6 +112,9 @@ def check_report(report: dict[str, Any], server: KindlingServer, expected_steps:
             f"requests: {step['requests']}\nsteps: {_summary(report)}"
         )
     assert report["fatal"] is None, (flow, report["fatal"])
+    # The SDK catches a failed response.json() and prints it instead of raising: an empty
+    # body labelled application/json shows up only here.
+    assert "SyntaxError" not in report["stderr"], (flow, report["stderr"])
     assert report["completed"] is True, _summary(report)
     assert [s["name"] for s in report["steps"]] == expected_steps, _summary(report)
     for step in report["steps"]:
@@ -301,3 +312,117 @@ def test_roles_flow(tls_server: KindlingServer) -> None:
     assert v["deleteRole"]["code"], v["deleteRole"]
     assert_gone(v["getRoleAfterDelete"])
     assert v["deletePermission"]["code"], v["deletePermission"]
+
+
+def _seed_connection(server: KindlingServer) -> str:
+    """A connection row (the Management API cannot create one here)."""
+    connection_id = "conn_" + uuid.uuid4().hex
+    storage = open_storage(server.database_url, server.data_dir, isoformat(0))
+    try:
+        with storage.engine.session(write=True) as session:
+            session.execute(
+                "INSERT INTO connections (id, name, display_name, strategy, options, created_on) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (connection_id, "js-conn", "JS connection", "oauth2:google", "{}", isoformat(0)),
+            )
+    finally:
+        storage.close()
+    return connection_id
+
+
+def test_operations_without_a_response_body_flow(tls_server: KindlingServer) -> None:
+    """The spec's 200s without a body (API scope update/delete, application scope grants,
+    application update, enabling connections, organization-user API scopes) answer no body
+    and no JSON content type: the SDK resolves each call without printing a SyntaxError,
+    and the change is there when read back."""
+    connection_id = _seed_connection(tls_server)
+    report = run_flow(tls_server, "no_content", {"KINDLING_CONNECTION_ID": connection_id})
+    check_report(
+        report,
+        tls_server,
+        [
+            "createApplication",
+            "addApis",
+            "addApiScope",
+            "updateApiApplications",
+            "addApiApplicationScope",
+            "deleteApiApplicationScope",
+            "updateApiScope",
+            "getApiScope",
+            "updateApplication",
+            "getApplication",
+            "enableConnection",
+            "createOrganization",
+            "createUser",
+            "addOrganizationUsers",
+            "addOrganizationUserApiScope",
+            "deleteOrganizationUserApiScope",
+            "enableOrgConnection",
+            "getOrganizationConnections",
+            "deleteApiScope",
+            "getApiScopes",
+            "deleteOrganization",
+            "deleteUser",
+            "deleteApplication",
+            "deleteApi",
+        ],
+    )
+    v = steps_of(report)
+    for name in (
+        "addApiApplicationScope",
+        "deleteApiApplicationScope",
+        "updateApiScope",
+        "updateApplication",
+        "enableConnection",
+        "addOrganizationUserApiScope",
+        "deleteOrganizationUserApiScope",
+        "enableOrgConnection",
+        "deleteApiScope",
+    ):
+        assert v[name] is None, (name, v[name])
+    scope_id = v["addApiScope"]["scope"]["id"]
+    assert v["getApiScope"]["scope"] == {
+        "id": scope_id,
+        "key": report["inputs"]["scope_key"],
+        "description": "after",
+    }
+    assert v["getApplication"]["application"]["name"] == "js-renamed"
+    connections = v["getOrganizationConnections"]["connections"]
+    assert [c["id"] for c in connections] == [connection_id], connections
+    assert scope_id not in [s["id"] for s in v["getApiScopes"]["scopes"]]
+
+
+def test_webhooks_flow(tls_server: KindlingServer) -> None:
+    report = run_flow(tls_server, "webhooks")
+    check_report(
+        report,
+        tls_server,
+        [
+            "createWebHook",
+            "getWebHooks",
+            "updateWebHook",
+            "getWebHooksAfterUpdate",
+            "getEventTypes",
+            "deleteWebHook",
+            "getWebHooksAfterDelete",
+        ],
+    )
+    v = steps_of(report)
+    name, endpoint = report["inputs"]["name"], report["inputs"]["endpoint"]
+    created = v["createWebHook"]
+    webhook_id = created["webhook"]["id"]
+    assert re.fullmatch(r"webhook_[0-9a-f]{32}", webhook_id), created
+    assert created["webhook"]["endpoint"] == endpoint
+    listed = {w["id"]: w for w in v["getWebHooks"]["webhooks"]}
+    assert listed[webhook_id]["name"] == name
+    assert listed[webhook_id]["endpoint"] == endpoint
+    assert listed[webhook_id]["description"] == "JS SDK flow"
+    assert listed[webhook_id]["event_types"] == ["user.created", "organization.created"]
+    assert v["updateWebHook"]["webhook"] == {"id": webhook_id}
+    renamed = {w["id"]: w for w in v["getWebHooksAfterUpdate"]["webhooks"]}[webhook_id]
+    assert (renamed["name"], renamed["event_types"]) == (f"{name}-renamed", ["user.deleted"])
+    assert "description" not in renamed  # cleared by null
+    codes = [t["code"] for t in v["getEventTypes"]["event_types"]]
+    assert "user.created" in codes and "webhook.created" in codes
+    assert v["deleteWebHook"]["code"] == "WEBHOOK_DELETED"
+    assert webhook_id not in [w["id"] for w in v["getWebHooksAfterDelete"]["webhooks"]]

@@ -4,6 +4,14 @@ Idempotent and safe to run from several instances at once: everything happens
 under the write lock, and only the run that creates the environment creates the
 bootstrap application and sees its secret. Later runs only re-point the issuer
 (and with it the Management API audience) when the configuration changed.
+
+The first signing key is made in the transaction that creates the environment, so an
+environment never exists without one. A later run that finds the environment but no
+usable signing key, a signing key that cannot be unsealed, or a master key that is not
+the one the keys were sealed with refuses to start (``ConfigurationError``, one line
+naming the cause; RELIABILITY-AND-USERS.md A12 case 50) before it writes anything: it
+never mints a replacement on its own, which would silently invalidate every token
+issued so far.
 """
 
 from dataclasses import dataclass
@@ -38,6 +46,13 @@ class BootstrapResult:
 def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
     now = isoformat(ctx.clock.now())
     client_id = client_secret = None
+    with ctx.storage.read() as uow:
+        set_up = uow[ENVIRONMENT_REPO].get_issuer() is not None
+    if set_up:
+        # Refuse a missing or unusable key, or a wrong master key, before writing.
+        ctx.keyring.startup_check()
+    first_key = None if set_up else ctx.keyring.new_key()
+    key_created = False
     with ctx.storage.transaction() as uow:
         previous = uow[ENVIRONMENT_REPO].get_issuer()
         first_run = previous is None
@@ -45,13 +60,15 @@ def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
             uow[ENVIRONMENT_REPO].set_issuer(issuer, now)
         ensure_management_api(uow, issuer, now)
         if first_run:
+            ctx.keyring.install_first_key(uow, first_key or ctx.keyring.new_key())
+            key_created = True
             created = add_application(uow, ctx.hasher, ctx.clock, BOOTSTRAP_APP_NAME, "m2m")
             authorize_application(
                 uow, ctx.clock, created.application.id, management_audience(issuer), None
             )
             client_id, client_secret = created.application.id, created.client_secret
         admin_password = ensure_owner(uow, ctx.clock)
-    key_created = ctx.keyring.ensure_active()
+    ctx.keyring.startup_check()
     return BootstrapResult(
         issuer=issuer,
         audience=management_audience(issuer),

@@ -141,6 +141,26 @@ def assert_error_body(resp: httpx.Response, status: int, code: str | None = None
         assert body["errors"][0]["code"] == code, body
 
 
+def assert_body_as_declared(op: Operation, resp: httpx.Response) -> None:
+    """A 2xx has a JSON body exactly when the spec declares one for its status.
+
+    An empty body labelled ``application/json`` is what the JS SDK cannot take: it calls
+    ``response.json()`` on every JSON-labelled answer and prints ``SyntaxError: Unexpected
+    end of JSON input``. Where the spec's 2xx has no body the answer has none and no JSON
+    content type; where it declares a schema the answer is a JSON document.
+    """
+    media = resp.headers.get("content-type", "")
+    declared = op.success.get(str(resp.status_code))
+    if declared is None:
+        assert not resp.content, f"{op}: the spec's {resp.status_code} has no body: {resp.text!r}"
+        assert not media.startswith("application/json"), (
+            f"{op}: an empty {resp.status_code} is labelled {media!r}"
+        )
+    else:
+        assert resp.content, f"{op}: the spec declares a body for {resp.status_code}, got none"
+        assert media.startswith("application/json"), f"{op}: content-type {media!r}"
+
+
 class World:
     """One server's client, a full-scope token, and makers for prerequisite resources.
 
@@ -200,11 +220,9 @@ class World:
 
     def expect_success(self, op: Operation, req: Req, resp: httpx.Response) -> Any:
         assert resp.status_code in op.success_codes, fail_text(op, req.path, resp)
+        assert_body_as_declared(op, resp)
         body = None
         if resp.content:
-            assert resp.headers.get("content-type", "").startswith("application/json"), (
-                f"{op}: content-type {resp.headers.get('content-type')!r}"
-            )
             body = resp.json()
         CONTRACT.validate_response(op.method, op.path, resp.status_code, body)
         if req.check is not None:

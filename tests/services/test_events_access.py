@@ -1116,6 +1116,58 @@ def test_failed_application_updates_record_nothing_and_change_nothing(
     assert applications.get_urls(storage, app.id, "redirect") == []
 
 
+def test_access_control_refusals_record_nothing_and_change_nothing(
+    context: Context, outbox: Outbox
+) -> None:
+    """Kinde's access-control rules: an M2M application takes no access role and cannot
+    enable access control; another application enables it only with a role allowed."""
+    storage = context.storage
+    m2m = new_app(context).application
+    web = applications.create_application(
+        storage, context.hasher, context.clock, f"Web {uid()}", "reg"
+    ).application
+    role = rows.add_role(storage)
+    enable = {"name": "Renamed", "is_access_control_enabled": True}
+    fails(
+        outbox,
+        ValidationError,
+        "APPLICATION_TYPE_NOT_SUPPORTED",
+        lambda: applications.set_access_role(storage, m2m.id, role.id, True),
+    )
+    fails(
+        outbox,
+        ValidationError,
+        "ACCESS_CONTROL_NOT_SUPPORTED",
+        lambda: applications.update_application(storage, m2m.id, enable),
+    )
+    fails(
+        outbox,
+        ValidationError,
+        "ACCESS_ROLES_REQUIRED",
+        lambda: applications.update_application(storage, web.id, enable),
+    )
+    assert applications.list_access_roles(storage, m2m.id, None, None, 10) == ([], False)
+    for app in (m2m, web):
+        assert applications.get_application(storage, app.id) == app
+        assert "is_access_control_enabled" not in app.settings
+    # Switching it off is always fine, and with a role allowed it can be switched on.
+    applications.update_application(storage, m2m.id, {"is_access_control_enabled": False})
+    applications.set_access_role(storage, web.id, role.id, True)
+    outbox.mark()
+    applications.update_application(storage, web.id, {"is_access_control_enabled": True})
+    assert outbox.take() == [
+        ev(
+            EventType.APPLICATION_UPDATED,
+            {
+                "application": applications.application_data(web),
+                "updated_fields": ["is_access_control_enabled"],
+            },
+        )
+    ]
+    found = applications.get_application(storage, web.id)
+    assert found.settings["is_access_control_enabled"] is True
+
+
 def test_delete_application_records_application_deleted(context: Context, outbox: Outbox) -> None:
     app = new_app(context).application
     outbox.mark()
@@ -1133,7 +1185,10 @@ def test_access_roles_and_connections_record_each_change_once(
     context: Context, outbox: Outbox
 ) -> None:
     storage = context.storage
-    app = new_app(context).application
+    # Access roles are for applications people sign in to (an M2M app takes none).
+    app = applications.create_application(
+        storage, context.hasher, context.clock, f"App {uid()}", "reg"
+    ).application
     role = rows.add_role(storage)
     connection = rows.add_connection(storage)
     outbox.mark()

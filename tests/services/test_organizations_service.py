@@ -1,23 +1,30 @@
 """Organizations, their members and invites at the service tier, on both engines: the
 rules a client relies on, without HTTP (PATCH semantics of the typed body, policies,
-all-or-nothing bulk membership, invite revocation)."""
+all-or-nothing bulk membership, invite revocation, and deleting an organization with its
+organization-scoped applications)."""
 
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
 from kindling.clock import FrozenClock
-from kindling.platform.errors import KindlingError
+from kindling.platform.context import Context
+from kindling.platform.errors import KindlingError, NotFound
+from kindling.platform.event_types import EventType
 from kindling.platform.storage import Storage
+from kindling.resources.apis import service as apis
+from kindling.resources.applications import service as applications
+from kindling.resources.applications.model import Application
 from kindling.resources.organizations import service as organizations
 from kindling.resources.organizations.invites import service as invites
 from kindling.resources.organizations.members import service as members
 from kindling.resources.organizations.model import Organization
 from kindling.resources.users import service as users
 from kindling.resources.users.model import User
-from tests.services.support import uid
+from tests.services.support import Outbox, Recorded, uid
 from tests.storage import factories_identity as rows
 
 
@@ -248,3 +255,121 @@ def test_a_revoked_invite_stays_readable_and_leaves_the_default_listing(
         code_of(lambda: invites.create_invite(storage, clock, org.code, ["not", "an", "object"]))
         == "INVALID_BODY"
     )
+
+
+# --- deleting an organization with its organization-scoped applications --------------
+
+
+def scoped_app(context: Context, org_code: str | None) -> Application:
+    created = applications.create_application(
+        context.storage, context.hasher, context.clock, f"Bot {uid()}", "m2m", org_code
+    )
+    return created.application
+
+
+def access_rows(storage: Storage, app_id: str) -> dict[str, int]:
+    """How many secret, API authorization and scope grant rows the application has."""
+    return {
+        table: rows.count(
+            storage, f"SELECT COUNT(*) AS n FROM {table} WHERE application_id = ?", (app_id,)
+        )
+        for table in ("application_secrets", "api_applications", "api_application_scopes")
+    }
+
+
+def test_deleting_an_organization_deletes_its_scoped_applications_in_the_same_change(
+    context: Context, outbox: Outbox
+) -> None:
+    storage, clock = context.storage, context.clock
+    assert isinstance(clock, FrozenClock)
+    org, other = new_org(storage, clock), new_org(storage, clock)
+    first, second = scoped_app(context, org.code), scoped_app(context, org.code)
+    unscoped, elsewhere = scoped_app(context, None), scoped_app(context, other.code)
+    api, (scope,) = rows.add_api(storage, f"read:{uid()}")
+    apps = (first, second, unscoped, elsewhere)
+    apis.update_api_applications(storage, clock, api.id, [{"id": a.id} for a in apps])
+    for app in apps:
+        apis.set_application_scope(storage, api.id, app.id, scope.id, granted=True)
+    granted = {"application_secrets": 1, "api_applications": 1, "api_application_scopes": 1}
+    assert access_rows(storage, first.id) == granted
+    outbox.mark()
+
+    organizations.delete_organization(storage, org.code)
+
+    assert outbox.recorded() == [
+        Recorded(EventType.APPLICATION_DELETED, {"application": {"id": first.id}}),
+        Recorded(EventType.APPLICATION_DELETED, {"application": {"id": second.id}}),
+        Recorded(
+            EventType.ORGANIZATION_DELETED, {"organization": {"code": org.code, "name": org.name}}
+        ),
+    ]
+    for gone in (first, second):
+        with pytest.raises(NotFound):
+            applications.get_application(storage, gone.id)
+        assert not applications.application_exists(storage, gone.id)
+        assert access_rows(storage, gone.id) == dict.fromkeys(granted, 0)
+    for kept in (unscoped, elsewhere):
+        assert applications.get_application(storage, kept.id) == kept
+        assert access_rows(storage, kept.id) == granted
+
+
+def test_a_refused_organization_delete_keeps_its_scoped_applications(
+    context: Context, outbox: Outbox
+) -> None:
+    storage, clock = context.storage, context.clock
+    assert isinstance(clock, FrozenClock)
+    org = new_org(storage, clock)
+    app = scoped_app(context, org.code)
+    rows.seed(storage, "UPDATE organizations SET is_default = ? WHERE code = ?", (True, org.code))
+    outbox.mark()
+    assert (
+        code_of(lambda: organizations.delete_organization(storage, org.code))
+        == "CANNOT_DELETE_DEFAULT_ORGANIZATION"
+    )
+    assert outbox.recorded() == []
+    assert applications.get_application(storage, app.id) == app
+    assert access_rows(storage, app.id)["application_secrets"] == 1
+
+
+def test_an_application_created_while_its_organization_is_deleted_goes_with_it(
+    context: Context,
+) -> None:
+    """A scoped application whose creation is still uncommitted when the organization is
+    deleted is not left behind: the delete waits for it and deletes it too."""
+    storage, clock = context.storage, context.clock
+    assert isinstance(clock, FrozenClock)
+    org = new_org(storage, clock)
+    checked, release = threading.Event(), threading.Event()
+    created: list[Application] = []
+
+    def create_and_hold() -> None:
+        with storage.transaction() as uow:
+            made = applications.add_application(
+                uow, context.hasher, clock, f"Racer {uid()}", "m2m", org.code
+            )
+            created.append(made.application)
+            checked.set()
+            release.wait(10)
+
+    creator = threading.Thread(target=create_and_hold)
+    creator.start()
+    assert checked.wait(10)
+    failures: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            organizations.delete_organization(storage, org.code)
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    deleter.join(0.5)
+    assert deleter.is_alive(), "the delete did not wait for the uncommitted application"
+    release.set()
+    creator.join(10)
+    deleter.join(10)
+    assert not deleter.is_alive() and failures == []
+    (app,) = created
+    with pytest.raises(NotFound):
+        applications.get_application(storage, app.id)

@@ -396,6 +396,23 @@ def test_org_exists(storage: Storage) -> None:
         assert uow[APPLICATIONS_REPO].org_exists(organization_code()) is False
 
 
+def test_organization_applications_lists_only_that_organizations_apps(storage: Storage) -> None:
+    org, other = add_org(storage), add_org(storage)
+    first, unscoped, elsewhere, second = add_apps(
+        storage,
+        replace(make_app(), org_code=org.code),
+        make_app(),
+        replace(make_app(), org_code=other.code),
+        replace(make_app(type_="reg"), org_code=org.code),
+    )
+    with storage.read() as uow:
+        repo = uow[APPLICATIONS_REPO]
+        assert [a.id for a in repo.organization_applications(org.code)] == [first.id, second.id]
+        assert [a.id for a in repo.organization_applications(other.code)] == [elsewhere.id]
+        assert repo.organization_applications(organization_code()) == []
+        assert unscoped.org_code is None
+
+
 # --- secrets ------------------------------------------------------------------------
 
 

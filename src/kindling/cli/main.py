@@ -5,8 +5,10 @@ Every command takes ``--data-dir`` (or ``KINDLING_DATA_DIR``) and honours
 data as a running server.
 """
 
+import getpass
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ from kindling.cli.output import emit_json, fields, table
 from kindling.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
 from kindling.context import build_context
 from kindling.oauth.errors import OAuthError
+from kindling.platform import audit
 from kindling.platform.context import Context
 from kindling.platform.errors import KindlingError
 from kindling.resources.apis.repository import APIS_REPO
@@ -69,8 +72,20 @@ def needs_setup(ctx: Context) -> None:
 
 @click.group()
 @click.version_option(__version__, prog_name="kindling")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """Kindling: a self-hosted server for Kinde's M2M OAuth flow and Management API."""
+    if context.invoked_subcommand != "serve":
+        # The audit rows of changes a command makes name the CLI and the OS user
+        # (platform.audit); ``serve`` leaves it unset, its requests name their callers.
+        audit.begin(audit.CLI, _os_user(), None, context.invoked_subcommand)
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
 
 
 @cli.command()
@@ -431,6 +446,289 @@ def postman_export(
     click.echo(f"collection:  {output}")
     click.echo(f"environment: {environment_path}  (business_domain={domain})")
     click.echo("Set client_id and client_secret in the environment, then Get New Access Token.")
+
+
+@cli.group("webhooks")
+def webhooks_group() -> None:
+    """Webhooks: subscriptions, deliveries and their attempts, re-sending an event."""
+
+
+@webhooks_group.command("list")
+@data_dir_option
+@json_option
+def webhooks_list(data_dir: Path, as_json: bool) -> None:
+    """List webhooks with how many deliveries are pending, delivered and failed."""
+    from kindling.resources.webhooks.model import webhook_item
+    from kindling.resources.webhooks.service import webhooks_overview
+
+    with opened(data_dir) as ctx:
+        views = webhooks_overview(ctx.storage, recent=0)
+    items = [{**webhook_item(v.webhook), "deliveries": v.counts} for v in views]
+    if as_json:
+        emit_json(items)
+        return
+    table(
+        ["ID", "NAME", "ENDPOINT", "EVENT TYPES", "PENDING", "DELIVERED", "FAILED"],
+        [
+            [
+                v.webhook.id,
+                v.webhook.name,
+                v.webhook.endpoint,
+                ",".join(v.webhook.event_types),
+                v.counts["pending"],
+                v.counts["delivered"],
+                v.counts["failed"],
+            ]
+            for v in views
+        ],
+    )
+
+
+@webhooks_group.command("deliveries")
+@data_dir_option
+@click.option("--webhook", "webhook_id", help="Only this webhook's deliveries.")
+@click.option(
+    "--status", type=click.Choice(["pending", "delivered", "failed"]), help="Only this status."
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+def webhooks_deliveries(
+    data_dir: Path, webhook_id: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List the latest deliveries, newest first (with every attempt in --json)."""
+    from kindling.resources.webhooks.model import attempt_item, delivery_item
+    from kindling.resources.webhooks.service import list_deliveries
+
+    with opened(data_dir) as ctx:
+        views = list_deliveries(ctx.storage, limit, webhook_id, status)
+    if as_json:
+        emit_json(
+            [
+                {**delivery_item(v.delivery), "attempt_log": [attempt_item(a) for a in v.attempts]}
+                for v in views
+            ]
+        )
+        return
+    table(
+        ["DELIVERY (webhook-id)", "EVENT", "WEBHOOK", "STATUS", "ATTEMPTS", "LAST", "ERROR"],
+        [
+            [
+                v.delivery.id,
+                v.delivery.event_id,
+                v.delivery.webhook_id,
+                v.delivery.status,
+                v.delivery.attempts,
+                v.delivery.last_attempt_on or "",
+                v.delivery.last_error or "",
+            ]
+            for v in views
+        ],
+    )
+
+
+@webhooks_group.command("resend")
+@data_dir_option
+@click.argument("event_id")
+@json_option
+def webhooks_resend(data_dir: Path, event_id: str, as_json: bool) -> None:
+    """Queue EVENT_ID again to every webhook subscribed to its type (a running server
+    sends it within a second)."""
+    from kindling.resources.webhooks.service import resend_event
+
+    with opened(data_dir) as ctx:
+        queued = resend_event(ctx.storage, ctx.clock, event_id, ctx.settings.webhook_retry_window)
+    items = [{"id": d.id, "webhook_id": d.webhook_id} for d in queued]
+    if as_json:
+        emit_json({"event_id": event_id, "deliveries": items})
+        return
+    if not items:
+        click.echo(f"No webhook is subscribed to the type of {event_id}; nothing was queued.")
+        return
+    for item in items:
+        click.echo(f"queued {item['id']} for {item['webhook_id']}")
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Signing keys: list, rotate (publish-before-sign), emergency revoke."""
+
+
+def _set_up(ctx: Context) -> None:
+    """Refuse a data dir that was never served (without loading the keys, which
+    ``keys`` must be able to repair)."""
+    with ctx.storage.read() as uow:
+        if uow[ENVIRONMENT_REPO].get_issuer() is None:
+            raise click.ClickException(
+                "this data dir has not been set up yet: run `kindling serve` once"
+            )
+
+
+def _key_rows(keys: list[dict[str, Any]]) -> list[list[str]]:
+    return [
+        [
+            k["kid"],
+            k["state"],
+            (k["activates_on"] or "")[:19],
+            (k["retired_on"] or "")[:19],
+            (k["published_until"] or ("-" if not k["is_published"] else "until revoked"))[:19],
+        ]
+        for k in keys
+    ]
+
+
+@keys_group.command("list")
+@data_dir_option
+@json_option
+def keys_list(data_dir: Path, as_json: bool) -> None:
+    """List every signing key with its state now (next, active, retired, expired, revoked)."""
+    from kindling.resources.signing_keys import service as signing_keys
+
+    with opened(data_dir) as ctx:
+        _set_up(ctx)
+        keys = [signing_keys.key_data(state) for state in signing_keys.list_keys(ctx)]
+    if as_json:
+        emit_json(keys)
+        return
+    table(["KID", "STATE", "SIGNS FROM", "RETIRED", "PUBLISHED UNTIL"], _key_rows(keys))
+
+
+@keys_group.command("rotate")
+@data_dir_option
+@click.option(
+    "--publish-delay",
+    type=int,
+    default=None,
+    help="Seconds the new key is published before it signs "
+    "[default: 310, the JWKS cache max-age of 300 s plus a margin].",
+)
+@json_option
+def keys_rotate(data_dir: Path, publish_delay: int | None, as_json: bool) -> None:
+    """Publish a new signing key now; it signs once the publish delay has passed.
+
+    The key it replaces keeps verifying, and stays in the JWKS until the last token it
+    signed has expired. With no usable key at all, the new key signs at once.
+    """
+    from kindling.resources.signing_keys import service as signing_keys
+
+    with opened(data_dir) as ctx:
+        _set_up(ctx)
+        rotation = signing_keys.rotate_keys(ctx, publish_delay)
+    key = signing_keys.key_data(rotation.key)
+    previous = signing_keys.key_data(rotation.previous) if rotation.previous else None
+    if as_json:
+        emit_json({"key": key, "previous_key": previous})
+        return
+    fields(
+        [
+            ("new key", key["kid"]),
+            ("published", "now"),
+            ("signs from", key["activates_on"]),
+            ("replaces", previous["kid"] if previous else "(nothing: no key was signing)"),
+            (
+                "replaced key published until",
+                previous["published_until"] if previous else "-",
+            ),
+        ]
+    )
+
+
+@keys_group.command("revoke")
+@data_dir_option
+@click.argument("kid")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def keys_revoke(data_dir: Path, kid: str, yes: bool, as_json: bool) -> None:
+    """Emergency revoke of KID: out of the JWKS at once, its tokens refused at once.
+
+    If KID signs, the pending next key signs at once instead, or a new key does
+    (verifiers elsewhere meet it unannounced and must refetch the JWKS).
+    """
+    from kindling.resources.signing_keys import service as signing_keys
+
+    if not yes and not as_json:
+        click.confirm(
+            f"Revoke the signing key {kid}? Every token it signed stops working now.",
+            abort=True,
+        )
+    with opened(data_dir) as ctx:
+        _set_up(ctx)
+        revocation = signing_keys.revoke_key(ctx, kid)
+    if revocation is None:
+        if as_json:
+            emit_json({"key": None, "already_revoked": True})
+        else:
+            click.echo(f"The signing key {kid} was already revoked.")
+        return
+    key = signing_keys.key_data(revocation.key)
+    replacement = signing_keys.key_data(revocation.replacement) if revocation.replacement else None
+    if as_json:
+        emit_json({"key": key, "replacement_key": replacement, "already_revoked": False})
+        return
+    fields(
+        [
+            ("revoked", key["kid"]),
+            ("was", revocation.previous_state),
+            ("now signing", replacement["kid"] if replacement else "(unchanged)"),
+        ]
+    )
+
+
+@cli.command("audit")
+@data_dir_option
+@click.option("--actor", help="Only this actor: a client id or a console username.")
+@click.option("--action", help="Only this action (user.created), or a prefix: user.*")
+@click.option("--target", help="Only this target: TYPE:ID, TYPE: or ID.")
+@click.option("--since", help="From this time on: ISO 8601, Unix seconds or an age (2h, 7d).")
+@click.option("--until", help="Before this time (same forms as --since).")
+@click.option("--result", type=click.Choice(["success", "failure"]), help="Only this result.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+def audit_command(
+    data_dir: Path,
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    since: str | None,
+    until: str | None,
+    result: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Search the audit log, newest first: changes, refusals, tokens, console sign-ins."""
+    from kindling.resources.audit import service as audit_log
+
+    with opened(data_dir) as ctx:
+        where = audit_log.build_filter(
+            ctx.clock.now(),
+            actor=actor,
+            action=action,
+            target=target,
+            result=result,
+            since=since,
+            until=until,
+        )
+        entries = audit_log.search(ctx.storage, where, limit)
+    if as_json:
+        emit_json([audit_log.entry_item(e) for e in entries])
+        return
+    rows = []
+    for e in entries:
+        moment = datetime.fromtimestamp(e.occurred_at / 1000, UTC)
+        target_text = ":".join(p for p in (e.target_type, e.target_id) if p)
+        outcome = e.result if e.error_code is None else f"{e.result} {e.error_code}"
+        rows.append(
+            [
+                moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:23],
+                e.action,
+                outcome,
+                f"{e.actor_type}:{e.actor_id or '-'}",
+                target_text,
+                e.ip or "",
+                e.request_id or "",
+                e.count,
+            ]
+        )
+    table(["TIME (UTC)", "ACTION", "RESULT", "ACTOR", "TARGET", "IP", "REQUEST", "COUNT"], rows)
 
 
 def main() -> None:

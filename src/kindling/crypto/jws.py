@@ -7,6 +7,12 @@ keys only, so ``alg: none`` and HS256-with-our-public-key tokens cannot pass
 (the class of CVE-2022-29217 and CVE-2024-37568). Header members that point at
 other keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are never followed, and a
 ``crit`` header is refused because we understand no extensions.
+
+Explicit typing (RFC 8725 §3.11, §2.8 "cross-JWT confusion"): every token we sign
+states its kind in the ``typ`` header, and ``verify`` takes the one ``typ`` the caller
+accepts and refuses every other value (and a missing one), compared exactly. Access
+tokens are ``JWT``, as Kinde's are; anything else we sign with the same keys (webhook
+payloads, any future ID token) uses its own ``typ`` so it can never pass as one.
 """
 
 import binascii
@@ -31,13 +37,22 @@ class JWSError(Exception):
     """The token is malformed, unsigned by us, or signed with the wrong algorithm."""
 
 
-class Signer:
-    """Signs claims with one key; the encoded header is computed once."""
+#: The ``typ`` of our access tokens (Kinde's M2M tokens carry ``JWT``).
+ACCESS_TOKEN_TYP = "JWT"
 
-    def __init__(self, key: SigningKey) -> None:
+
+class Signer:
+    """Signs claims with one key as one kind of token; the encoded header is computed once.
+
+    ``typ`` is the JOSE header's token type (RFC 7515 §4.1.9): ``JWT`` for access tokens,
+    another value (``webhook+jwt``) for every other kind of token signed with our keys.
+    """
+
+    def __init__(self, key: SigningKey, typ: str = ACCESS_TOKEN_TYP) -> None:
         self.kid = key.kid
+        self.typ = typ
         self._key = key.private_key
-        header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": typ}
         self._header = b64url(_json.encode(header)).encode("ascii")
 
     def sign(self, claims: Mapping[str, Any]) -> str:
@@ -56,8 +71,14 @@ def _decode_segment(segment: str, what: str) -> dict[str, Any]:
     return value
 
 
-def verify(token: str, key_for: Callable[[str], rsa.RSAPublicKey | None]) -> dict[str, Any]:
-    """Check the signature and return the claims; raise JWSError on any doubt."""
+def verify(
+    token: str, key_for: Callable[[str], rsa.RSAPublicKey | None], *, typ: str
+) -> dict[str, Any]:
+    """Check the type and signature and return the claims; raise JWSError on any doubt.
+
+    ``typ`` is the one header type the caller accepts (RFC 8725 §3.11): a token of any
+    other type, or without one, is refused before its key is even looked up.
+    """
     if len(token) > MAX_TOKEN_LENGTH:
         raise JWSError("the token is too long")
     parts = token.split(".")
@@ -68,6 +89,8 @@ def verify(token: str, key_for: Callable[[str], rsa.RSAPublicKey | None]) -> dic
         raise JWSError("the token is not signed with RS256")
     if "crit" in header:
         raise JWSError("the token has critical header parameters")
+    if header.get("typ") != typ:
+        raise JWSError(f"the token is not of type {typ}")
     kid = header.get("kid")
     key = key_for(kid) if isinstance(kid, str) else None
     if key is None:

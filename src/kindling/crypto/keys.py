@@ -4,10 +4,20 @@ Private keys are serialized as PKCS#8 DER and sealed with AES-256-GCM under a
 key derived from the master key; the key id is bound as associated data so a
 sealed blob cannot be swapped onto another key's row. Kinde signs with RSA-2048
 and RS256 only, and so do we.
+
+AES-GCM cannot tell a corrupt blob from a wrong key: both fail authentication. So the
+sealer also has a *check value*, an HMAC-SHA256 of a fixed label under the sealing
+key, which storage keeps beside the keys: when it matches, the master key is the one
+that sealed them and a blob that fails is corrupt; when it differs, the master key is
+wrong. The check value reveals no more about the key than any sealed blob does.
 """
 
 import base64
+import binascii
+import hashlib
+import hmac
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -38,6 +48,27 @@ def generate_private_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
 
 
+def public_key_from_jwk(jwk: Mapping[str, object]) -> rsa.RSAPublicKey:
+    """The RSA public key of a stored JWK (RFC 7518 §6.3.1: ``n`` and ``e``, base64url).
+
+    Verification needs only this half, so a key that only verifies (a retired key) is
+    never unsealed. A JWK that is not an RSA-2048 public key raises KeyMaterialError.
+    """
+    n, e = jwk.get("n"), jwk.get("e")
+    if jwk.get("kty") != "RSA" or not isinstance(n, str) or not isinstance(e, str):
+        raise KeyMaterialError(f"the public key {jwk.get('kid')} is not an RSA JWK")
+    try:
+        numbers = rsa.RSAPublicNumbers(
+            int.from_bytes(b64url_decode(e), "big"), int.from_bytes(b64url_decode(n), "big")
+        )
+        key = numbers.public_key()
+    except (binascii.Error, ValueError):
+        raise KeyMaterialError(f"the public key {jwk.get('kid')} is not a valid RSA key") from None
+    if key.key_size != KEY_SIZE:
+        raise KeyMaterialError(f"the public key {jwk.get('kid')} is not an RSA-{KEY_SIZE} key")
+    return key
+
+
 def public_jwk(kid: str, public_key: rsa.RSAPublicKey) -> dict[str, object]:
     """The public half as a JWK, in the shape Kinde's JWKS serves."""
     numbers = public_key.public_numbers()
@@ -52,11 +83,23 @@ def public_jwk(kid: str, public_key: rsa.RSAPublicKey) -> dict[str, object]:
     }
 
 
+_CHECK_LABEL = b"kindling signing-key seal check v1"
+
+
 class KeySealer:
     """Seals and unseals private keys with AES-256-GCM."""
 
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
+        self._check = hmac.new(key, _CHECK_LABEL, hashlib.sha256).hexdigest()
+
+    def check_value(self) -> str:
+        """What storage keeps to tell a wrong master key from a corrupt blob (see above)."""
+        return self._check
+
+    def matches(self, stored_check: str) -> bool:
+        """True when ``stored_check`` was made by this sealer's key (constant time)."""
+        return hmac.compare_digest(self._check, stored_check)
 
     def __repr__(self) -> str:
         return "<KeySealer>"
@@ -71,14 +114,21 @@ class KeySealer:
         return nonce + self._aead.encrypt(nonce, der, kid.encode("ascii"))
 
     def unseal(self, kid: str, sealed: bytes) -> rsa.RSAPrivateKey:
+        """The private key sealed for ``kid``; KeyMaterialError if the blob does not open.
+
+        The message states only that it does not authenticate: whether the master key or
+        the blob is at fault is for the caller to say, from the check value.
+        """
         try:
             der = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], kid.encode("ascii"))
-        except InvalidTag:
+        except (InvalidTag, ValueError):
             raise KeyMaterialError(
-                f"signing key {kid} cannot be unsealed: the master key differs from the one "
-                "that sealed it (set KINDLING_MASTER_KEY or restore master.key)"
+                f"signing key {kid} cannot be unsealed: its sealed private key fails authentication"
             ) from None
-        key = serialization.load_der_private_key(der, password=None)
+        try:
+            key = serialization.load_der_private_key(der, password=None)
+        except ValueError:
+            raise KeyMaterialError(f"signing key {kid} is not a valid private key") from None
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != KEY_SIZE:
             raise KeyMaterialError(f"signing key {kid} is not an RSA-{KEY_SIZE} key")
         return key

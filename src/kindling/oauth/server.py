@@ -3,8 +3,14 @@
 RFC 6749 §5.1 and §5.2: success and error bodies are JSON, and every answer
 carries ``Cache-Control: no-store`` and ``Pragma: no-cache``. Any OAuthError is
 rendered here and nowhere else.
+
+Every response also says what happened, for the audit log (``TokenOutcome``): the
+client id the request named, the audiences, and either the granted scopes and the new
+token's ``jti`` or the RFC 6749 §5.2 error code. It never holds the secret or the token.
 """
 
+import base64
+import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,17 +26,60 @@ _encode = msgspec.json.encode
 NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
 
 
+class _Jti(msgspec.Struct):
+    jti: str | None = None
+
+
+_decode_jti = msgspec.json.Decoder(_Jti).decode
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOutcome:
+    """What a token request came to, for the audit log (no secret, no token).
+
+    ``client_id`` is the id the request named (None when it named none or could not be
+    parsed); ``error`` is None for an issued token.
+    """
+
+    client_id: str | None
+    audiences: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    jti: str | None = None
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class TokenResponse:
     status: int
     body: bytes
     headers: tuple[tuple[str, str], ...]
+    outcome: TokenOutcome | None = None
 
 
-def error_response(error: OAuthError) -> TokenResponse:
+def error_response(error: OAuthError, outcome: TokenOutcome | None = None) -> TokenResponse:
     body = _encode({"error": error.error, "error_description": error.description})
     extra = tuple((k.lower(), v) for k, v in error.headers.items())
-    return TokenResponse(error.status_code, body, NO_STORE + extra)
+    return TokenResponse(error.status_code, body, NO_STORE + extra, outcome)
+
+
+def _named_client(request: TokenRequest | None) -> str | None:
+    if request is None:
+        return None
+    if request.basic is not None:
+        return request.basic.client_id
+    return request.get("client_id")
+
+
+def token_id(token: str) -> str | None:
+    """The ``jti`` of a token this endpoint just signed (its payload, not verified)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    segment = parts[1]
+    try:
+        return _decode_jti(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))).jti
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        return None
 
 
 class TokenEndpoint:
@@ -58,11 +107,17 @@ class TokenEndpoint:
         self, body: bytes, content_type: str | None, authorization: str | None, now: float
     ) -> TokenResponse:
         """Parse, authenticate, validate and issue; never raises an OAuthError."""
+        request: TokenRequest | None = None
         try:
             request = parse_token_request(body, content_type, authorization, self._realm)
             return self.issue(request, now)
         except OAuthError as error:
-            return error_response(error)
+            outcome = TokenOutcome(
+                client_id=_named_client(request),
+                audiences=request.audiences if request is not None else (),
+                error=error.error,
+            )
+            return error_response(error, outcome)
 
     def issue(self, request: TokenRequest, now: float) -> TokenResponse:
         grant_type = request.get("grant_type")
@@ -82,4 +137,10 @@ class TokenEndpoint:
             self._hook,
             self._properties_claim,
         )
-        return TokenResponse(200, _encode(issued), NO_STORE)
+        outcome = TokenOutcome(
+            client_id=grant.record.application.client_id,
+            audiences=grant.audiences,
+            scopes=grant.scopes,
+            jti=token_id(str(issued["access_token"])),
+        )
+        return TokenResponse(200, _encode(issued), NO_STORE, outcome)

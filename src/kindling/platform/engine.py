@@ -3,23 +3,48 @@
 Repositories are written once, in portable SQL with ``?`` placeholders; each
 engine adapts placeholders, connection handling and error types. This module and
 ``migrations.py`` are the only places that import a database driver.
+
+**Database faults (RELIABILITY-AND-USERS.md A12 cases 45-47).** Every wait on the
+database is bounded (``EngineLimits``): connecting to PostgreSQL (libpq's
+``connect_timeout``), waiting for a pooled connection (psycopg_pool's ``timeout``),
+one statement (``statement_timeout``), one lock (``lock_timeout``) and SQLite's write
+lock (``busy_timeout``). When a bound is hit, or the server is unreachable or drops the
+connection, the driver's error (psycopg's ``OperationalError``, ``PoolTimeout`` among
+them; sqlite3's ``OperationalError`` for a busy, locked, unreadable or full database)
+becomes one platform exception, ``StorageUnavailable``, which the web layer answers
+503 with ``Retry-After``. The session it interrupted is rolled back (each unit of work
+is one transaction), so a request that fails this way has written nothing. Other
+errors (a constraint, a bug in SQL) are not faults of the database and pass unchanged.
+Each engine logs a fault once when it starts and once when the database answers
+again (``kindling.storage``), not once per request.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import math
+import os
+import select
 import sqlite3
 import threading
+import time
 import unicodedata
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import psycopg
 import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+from kindling.config import Settings
+from kindling.platform.codes import Code
+from kindling.platform.errors import KindlingError
 
 Row = Mapping[str, Any]
 Params = Sequence[Any]
@@ -52,6 +77,156 @@ class IntegrityViolation(Exception):
     """A unique or foreign-key constraint refused a write."""
 
 
+# --- bounded waits and the one fault exception -------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """How long any one wait on the database may last, in seconds, and the pool's size.
+
+    Every bound is well under the 10 s a client library typically waits for an answer, so
+    a request meets a fault as a prompt 503 rather than a hang (RELIABILITY-AND-USERS.md A12
+    case 47). ``Settings`` carries them (``KINDLING_DB_*``); see ``limits_from``.
+    """
+
+    #: PostgreSQL: libpq's ``connect_timeout`` (whole seconds, at least 2, libpq's minimum).
+    connect_timeout: float = 2.0
+    #: PostgreSQL: the wait for a free pooled connection (psycopg_pool's ``timeout``).
+    pool_timeout: float = 2.0
+    #: PostgreSQL: ``statement_timeout``, the longest one statement may run (migrations
+    #: are exempt: ``maintenance``).
+    statement_timeout: float = 5.0
+    #: PostgreSQL: ``lock_timeout``, the longest one statement waits for a row or table lock.
+    lock_timeout: float = 2.0
+    #: SQLite: ``busy_timeout``, the longest a write waits for the database's write lock.
+    busy_timeout: float = 2.0
+    #: PostgreSQL: connections per process (per worker).
+    pool_size: int = 10
+
+
+DEFAULT_LIMITS = EngineLimits()
+_limits = DEFAULT_LIMITS
+
+
+def use_limits(limits: EngineLimits) -> None:
+    """Make ``limits`` the bounds of every engine opened from now on in this process.
+
+    ``kindling serve`` and each worker call it with the configured settings before they
+    open storage; anything else (the CLI, tests, embedding) gets ``DEFAULT_LIMITS``.
+    """
+    global _limits
+    _limits = limits
+
+
+def limits_from(settings: Settings) -> EngineLimits:
+    """The bounds ``settings`` configure (``KINDLING_DB_*``, ``KINDLING_SQLITE_BUSY_TIMEOUT``)."""
+    return EngineLimits(
+        connect_timeout=settings.db_connect_timeout,
+        pool_timeout=settings.db_pool_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        lock_timeout=settings.db_lock_timeout,
+        busy_timeout=settings.sqlite_busy_timeout,
+        pool_size=settings.db_pool_size,
+    )
+
+
+def current_limits() -> EngineLimits:
+    """The bounds engines opened now get (``use_limits``)."""
+    return _limits
+
+
+#: ``StorageUnavailable.reason``: the database cannot be reached (down, restarting, the
+#: connection dropped, the file cannot be opened or read).
+UNREACHABLE = "unreachable"
+#: The database answers but not in time: a held write lock (SQLite), a lock wait past
+#: ``lock_timeout``, every pooled connection in use past ``pool_timeout``.
+BUSY = "busy"
+#: A statement ran past ``statement_timeout``.
+TIMEOUT = "timeout"
+
+#: ``Retry-After`` (seconds) per reason: contention clears in moments; a database that
+#: is down or restarting takes longer to come back.
+RETRY_AFTER = {UNREACHABLE: 5, BUSY: 1, TIMEOUT: 2}
+
+
+class StorageUnavailable(KindlingError):
+    """The database could not do the work in bounded time; nothing was written.
+
+    The one exception every engine raises for a fault of the database itself (see the
+    module docstring). The web layer answers it 503 with ``Retry-After: retry_after``:
+    Kinde's ``error_response`` with ``SERVICE_UNAVAILABLE`` on the Management API, and
+    RFC 6749's ``temporarily_unavailable`` on the token endpoint.
+    """
+
+    code = Code.SERVICE_UNAVAILABLE
+    status_code = 503
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, Code.SERVICE_UNAVAILABLE)
+        self.reason = reason
+        self.retry_after = RETRY_AFTER.get(reason, 1)
+
+
+log = logging.getLogger("kindling.storage")
+#: The least time between two log lines for the same kind of fault while it goes on
+#: (a busy database alternates failures and successes under load).
+RELOG_INTERVAL = 60.0
+
+
+class _Health:
+    """An engine's view of its database: logs a fault when it begins and when it ends.
+
+    ``down`` is True from a failure to reach the database until the next success, which
+    lets the PostgreSQL engine stop waiting the full pool timeout on every request of an
+    outage (``DOWN_WAIT``).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self.fault: str | None = None
+        self._logged: dict[str, float] = {}
+
+    @property
+    def down(self) -> bool:
+        return self.fault == UNREACHABLE
+
+    def failed(self, error: StorageUnavailable) -> StorageUnavailable:
+        with self._lock:
+            changed = self.fault != error.reason
+            self.fault = error.reason
+            now = time.monotonic()
+            # An outage is logged each time it begins; contention at most once a minute.
+            last = self._logged.get(error.reason, -math.inf)
+            if changed and (error.reason == UNREACHABLE or now - last >= RELOG_INTERVAL):
+                self._logged[error.reason] = now
+                log.warning("%s is unavailable (%s): %s", self._name, error.reason, error.message)
+        return error
+
+    def answered(self) -> None:
+        if self.fault is None:  # the hot path: no lock
+            return
+        with self._lock:
+            if self.fault is not None:
+                if self.fault == UNREACHABLE:
+                    log.warning("%s answers again", self._name)
+                self.fault = None
+
+
+_healths: dict[str, _Health] = {}
+_healths_lock = threading.Lock()
+
+
+def _health(name: str) -> _Health:
+    """The one ``_Health`` of a database in this process, shared by every engine opened on
+    it, so a set-up retried until the database answers logs the outage once."""
+    with _healths_lock:
+        found = _healths.get(name)
+        if found is None:
+            found = _healths[name] = _Health(name)
+        return found
+
+
 class Session(Protocol):
     """One connection inside a unit of work."""
 
@@ -75,13 +250,21 @@ class Session(Protocol):
 
 
 class Engine(Protocol):
-    """A database: hands out sessions, each one transaction."""
+    """A database: hands out sessions, each one transaction.
+
+    A session that cannot be opened or finished because of the database (see the module
+    docstring) raises ``StorageUnavailable`` after its transaction is rolled back.
+    """
 
     dialect: str
     embedded: bool
 
     def session(self, write: bool) -> AbstractContextManager[Session]:
         """Open a transaction; ``write`` takes the write lock up front (SQLite)."""
+
+    def maintenance(self) -> AbstractContextManager[None]:
+        """Sessions opened on this thread inside it have no statement or lock timeout
+        (schema migrations, which may rewrite a large table)."""
 
     def change_marker(self) -> Hashable | None:
         """A value that changes whenever committed data may have changed, or None if the
@@ -90,23 +273,48 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+# SQLite primary result codes that are faults of the database, not of the statement.
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_UNREACHABLE = {10, 13, 14}  # SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
+
+
+def _sqlite_fault(exc: sqlite3.Error, busy_timeout: float) -> StorageUnavailable | None:
+    """The ``StorageUnavailable`` for a driver error that is a fault of the database."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    primary = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    text = str(exc)
+    if primary in _SQLITE_BUSY or (primary == 0 and "locked" in text):
+        return StorageUnavailable(
+            f"the database's write lock was not free within {busy_timeout:g} s", BUSY
+        )
+    if primary in _SQLITE_UNREACHABLE:
+        return StorageUnavailable(f"the database file cannot be used: {text}", UNREACHABLE)
+    return None
+
+
 class _SqliteSession:
     dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, engine: SqliteEngine) -> None:
         self._conn = conn
+        self._engine = engine
 
     def execute(self, sql: str, params: Params = ()) -> int:
         try:
             return self._conn.execute(sql, params).rowcount
         except sqlite3.IntegrityError as exc:
             raise IntegrityViolation(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            self._engine.fault(exc)
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         try:
             self._conn.executemany(sql, rows)
         except sqlite3.IntegrityError as exc:
             raise IntegrityViolation(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            self._engine.fault(exc)
 
     def bulk_insert(self, table: str, columns: Sequence[str], rows: Sequence[Params]) -> None:
         if rows:
@@ -114,45 +322,71 @@ class _SqliteSession:
             self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def one(self, sql: str, params: Params = ()) -> Row | None:
-        row: Row | None = self._conn.execute(sql, params).fetchone()
+        try:
+            row: Row | None = self._conn.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            self._engine.fault(exc)
         return row
 
     def all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(self._conn.execute(sql, params).fetchall())
+        try:
+            return list(self._conn.execute(sql, params).fetchall())
+        except sqlite3.OperationalError as exc:
+            self._engine.fault(exc)
 
 
 class SqliteEngine:
     """SQLite in WAL mode, one connection per thread, writes under BEGIN IMMEDIATE.
 
     ``synchronous=NORMAL`` is durable across process crashes in WAL mode; a power
-    loss may drop the last transactions but never corrupts the file.
+    loss may drop the last transactions but never corrupts the file. A write waits at
+    most ``busy_timeout`` for the write lock (another process, or a thread of this one,
+    holding it) and then raises ``StorageUnavailable``; reads never wait for it (WAL).
     """
 
     dialect = "sqlite"
     embedded = True
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: EngineLimits | None = None) -> None:
         self.path = path
+        self.limits = limits or current_limits()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._local_writes = 0
         self._serials = itertools.count(1)
+        self._health = _health(f"SQLite {path}")
         with self.session(write=True):
             pass
+
+    def fault(self, exc: sqlite3.OperationalError) -> NoReturn:
+        """Raise ``StorageUnavailable`` (recorded) for a fault of the database, else ``exc``.
+
+        Called inside the ``except`` clause that caught ``exc``.
+        """
+        found = _sqlite_fault(exc, self.limits.busy_timeout)
+        if found is None:
+            raise exc
+        raise self._health.failed(found) from exc
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=10000")
+            busy = self.limits.busy_timeout
+            try:
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=busy
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.OperationalError as exc:
+                if conn is not None:
+                    conn.close()
+                self.fault(exc)
             conn.create_function(SQLITE_FOLD, 1, _sql_fold, deterministic=True)
             self._local.conn = conn
             self._local.serial = next(self._serials)
@@ -165,25 +399,40 @@ class SqliteEngine:
         conn = self._connection()
         if conn.in_transaction:
             # Nested use on the same thread joins the outer transaction.
-            yield _SqliteSession(conn)
+            yield _SqliteSession(conn, self)
             return
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield _SqliteSession(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            self.fault(exc)
+        try:
+            yield _SqliteSession(conn, self)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            # Whatever failed (the work, or the COMMIT itself), nothing of it stays.
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                self.fault(exc)
             raise
         else:
-            conn.execute("COMMIT")
+            self._health.answered()
         finally:
             if write:
                 self._local_writes += 1
+
+    def maintenance(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def change_marker(self) -> Hashable | None:
         """``PRAGMA data_version`` of this thread's connection (it changes when any *other*
         connection, in any process, commits) plus this process's own write count."""
         conn = self._connection()
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        try:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            self.fault(exc)
         return (self._local.serial, version, self._local_writes)
 
     def close(self) -> None:
@@ -235,28 +484,195 @@ class _PostgresSession:
         return list(self._conn.execute(_pg_sql(sql), params).fetchall())
 
 
+#: While the database is known to be unreachable, a session waits this long (not the
+#: whole ``pool_timeout``) for the pool to reconnect, so an outage answers at once.
+DOWN_WAIT = 0.25
+#: How long psycopg_pool keeps retrying one failed connection attempt (with its
+#: exponential back-off from 1 s) before it gives up; the next session asks again at once.
+#: Short, so the pool tries again within seconds of the server coming back.
+RECONNECT_TIMEOUT = 5.0
+
+
+def _pg_target(url: str) -> str:
+    """``PostgreSQL host:port/dbname`` of ``url`` for log lines (no user or password)."""
+    try:
+        given = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "PostgreSQL"
+    host = given.get("host") or given.get("hostaddr") or "localhost"
+    return f"PostgreSQL {host}:{given.get('port') or 5432}/{given.get('dbname') or ''}"
+
+
+def _words(exc: Exception) -> str:
+    """A driver message on one line (libpq's span several)."""
+    return " ".join(str(exc).split())
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def pg_connection_kwargs(url: str, limits: EngineLimits) -> dict[str, Any]:
+    """libpq parameters that bound every wait, merged with what ``url`` sets itself.
+
+    A ``connect_timeout`` in the URL, or a ``statement_timeout``/``lock_timeout`` among
+    its ``options`` (or ``PGOPTIONS``), is kept; the URL's other ``options`` (a
+    ``search_path``, say) are kept beside ours.
+    """
+    given = conninfo_to_dict(url)
+    kwargs: dict[str, Any] = {"row_factory": dict_row}
+    if "connect_timeout" not in given:
+        kwargs["connect_timeout"] = max(2, math.ceil(limits.connect_timeout))
+    options = str(given.get("options") or os.environ.get("PGOPTIONS") or "")
+    extra = []
+    if "statement_timeout" not in options:
+        extra.append(f"-c statement_timeout={_ms(limits.statement_timeout)}")
+    if "lock_timeout" not in options:
+        extra.append(f"-c lock_timeout={_ms(limits.lock_timeout)}")
+    if extra:
+        kwargs["options"] = " ".join([options, *extra]).strip()
+    return kwargs
+
+
+def _dead(conn: psycopg.Connection[Any]) -> bool:
+    """True for a pooled connection the server has closed (a restart, an idle timeout).
+
+    An idle connection has nothing to read; if its socket is readable, the server sent
+    its goodbye (``57P01 terminating connection``) or closed it. One ``select`` call
+    instead of a round trip, so a restart does not fail each pooled connection once.
+    """
+    if conn.closed or conn.broken:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        readable = [True]
+    if readable:
+        conn.close()
+        return True
+    return False
+
+
 class PostgresEngine:
-    """PostgreSQL through a psycopg 3 connection pool; each session is one transaction."""
+    """PostgreSQL through a psycopg 3 connection pool; each session is one transaction.
+
+    Opening fails with ``StorageUnavailable`` when no connection can be made within
+    ``connect_timeout`` + 1 s (the pool is closed again, nothing is left running). Once
+    open, the pool reconnects by itself after an outage: a session during one raises
+    ``StorageUnavailable`` within ``pool_timeout`` (``DOWN_WAIT`` once the outage is
+    known), and the first session after the server is back succeeds.
+    """
 
     dialect = "postgres"
     embedded = False
 
-    def __init__(self, url: str, max_size: int = 10) -> None:
+    def __init__(
+        self, url: str, max_size: int | None = None, limits: EngineLimits | None = None
+    ) -> None:
         self.url = url
+        self.limits = limits or current_limits()
+        self._health = _health(_pg_target(url))
+        self._local = threading.local()
+        self._count = threading.Lock()
+        self._checked_out = 0
+        # The pool's own log says "error connecting" on every attempt of an outage; this
+        # engine logs the outage once (``_Health``).
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+        kwargs = pg_connection_kwargs(url, self.limits)
+        try:
+            # One direct attempt first: a refused or failing connection is reported at
+            # once, with the server's own words, where the pool would wait its timeout.
+            psycopg.connect(url, **kwargs).close()
+        except psycopg.OperationalError as exc:
+            raise self._health.failed(
+                StorageUnavailable(f"PostgreSQL cannot be reached: {_words(exc)}", UNREACHABLE)
+            ) from exc
         self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
             url,
             min_size=1,
-            max_size=max_size,
-            kwargs={"row_factory": dict_row},
-            open=True,
-            timeout=10.0,
+            max_size=max_size or self.limits.pool_size,
+            kwargs=kwargs,
+            open=False,
+            timeout=self.limits.pool_timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT,
+            name="kindling",
         )
-        self._pool.wait(timeout=10.0)
+        try:
+            self._pool.open(wait=True, timeout=max(2, math.ceil(self.limits.connect_timeout)) + 1)
+        except psycopg.OperationalError as exc:
+            self._pool.close()
+            raise self._health.failed(
+                StorageUnavailable(f"PostgreSQL cannot be reached: {_words(exc)}", UNREACHABLE)
+            ) from exc
+
+    def _fault(self, exc: psycopg.OperationalError, broken: bool) -> StorageUnavailable:
+        if isinstance(exc, PoolTimeout):
+            if self._checked_out == 0 or self._health.down:
+                found = StorageUnavailable("PostgreSQL cannot be reached", UNREACHABLE)
+            else:
+                found = StorageUnavailable(
+                    f"no database connection became free within {self.limits.pool_timeout:g} s",
+                    BUSY,
+                )
+        elif isinstance(exc, psycopg.errors.QueryCanceled):
+            found = StorageUnavailable(
+                f"a statement ran longer than {self.limits.statement_timeout:g} s", TIMEOUT
+            )
+        elif isinstance(exc, psycopg.errors.LockNotAvailable):
+            found = StorageUnavailable(
+                f"a lock was not free within {self.limits.lock_timeout:g} s", BUSY
+            )
+        elif broken or isinstance(
+            exc, psycopg.errors.AdminShutdown | psycopg.errors.CannotConnectNow | PoolClosed
+        ):
+            found = StorageUnavailable(
+                f"the connection to PostgreSQL was lost: {_words(exc)}", UNREACHABLE
+            )
+        else:
+            found = StorageUnavailable(f"PostgreSQL refused the work: {_words(exc)}", BUSY)
+        return self._health.failed(found)
+
+    def _checkout(self) -> psycopg.Connection[dict[str, Any]]:
+        """A live pooled connection within the bounded wait, else ``StorageUnavailable``."""
+        wait = DOWN_WAIT if self._health.down else self.limits.pool_timeout
+        deadline = time.monotonic() + min(wait, self.limits.pool_timeout)
+        while True:
+            try:
+                conn = self._pool.getconn(timeout=max(deadline - time.monotonic(), 0.001))
+            except psycopg.OperationalError as exc:
+                raise self._fault(exc, broken=False) from exc
+            if not _dead(conn):
+                with self._count:
+                    self._checked_out += 1
+                return conn
+            self._pool.putconn(conn)  # closed: the pool discards it and makes a new one
 
     @contextmanager
     def session(self, write: bool) -> Iterator[Session]:
-        with self._pool.connection() as conn, conn.transaction():
-            yield _PostgresSession(conn)
+        conn = self._checkout()
+        try:
+            with conn.transaction():
+                if getattr(self._local, "maintenance", False):
+                    conn.execute("SET LOCAL statement_timeout = 0")
+                    conn.execute("SET LOCAL lock_timeout = 0")
+                yield _PostgresSession(conn)
+        except psycopg.OperationalError as exc:
+            raise self._fault(exc, broken=conn.broken or conn.closed) from exc
+        else:
+            self._health.answered()
+        finally:
+            with self._count:
+                self._checked_out -= 1
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def maintenance(self) -> Iterator[None]:
+        previous = getattr(self._local, "maintenance", False)
+        self._local.maintenance = True
+        try:
+            yield
+        finally:
+            self._local.maintenance = previous
 
     def change_marker(self) -> Hashable | None:
         return None

@@ -233,3 +233,126 @@ class EventType(StrEnum):
     #: Kindling's. The owner account's password was set: ``{"admin_account": {id,
     #: username}, "account_created": bool}``: never the password or its hash.
     ADMIN_ACCOUNT_PASSWORD_CHANGED = "admin_account.password_changed"
+
+    # --- environment variables (kindling.resources.environment_variables) -----------
+    #: Kindling's. ``{"environment_variable": {id, key, is_secret}}``: never the value,
+    #: secret or not.
+    ENVIRONMENT_VARIABLE_CREATED = "environment_variable.created"
+    #: Kindling's. ``{"environment_variable": {id, key, is_secret}, "updated_fields":
+    #: [...]}`` (``key``, ``value``, ``is_secret``): names the value, never holds it.
+    ENVIRONMENT_VARIABLE_UPDATED = "environment_variable.updated"
+    #: Kindling's. ``{"environment_variable": {id, key}}``
+    ENVIRONMENT_VARIABLE_DELETED = "environment_variable.deleted"
+
+    # --- SCIM directories (kindling.resources.directories) --------------------------
+    #: Kindling's. ``{"directory": {id, directory_name, provider_code, status,
+    #: organization_code, enterprise_connection_id, directory_endpoint_id}}``: never the
+    #: bearer token or its hash.
+    DIRECTORY_CREATED = "directory.created"
+    #: Kindling's. ``{"directory": {...after the change...}, "updated_fields": [...]}``
+    DIRECTORY_UPDATED = "directory.updated"
+    #: Kindling's. ``{"directory": {id, organization_code}}``; a directory its
+    #: organization's deletion takes with it records nothing.
+    DIRECTORY_DELETED = "directory.deleted"
+
+    # --- webhooks (kindling.resources.webhooks) -------------------------------------
+    # Delivering an event, and re-sending one (``POST /kindling/v1/events/{id}/resend``),
+    # records nothing: deliveries are bookkeeping, not domain changes, so no delivery can
+    # cause another one, even to a webhook subscribed to ``webhook.*``. Event data never
+    # holds the endpoint (its query string may carry the receiver's secret).
+    #: Kindling's. ``{"webhook": {id, name, event_types}}``
+    WEBHOOK_CREATED = "webhook.created"
+    #: Kindling's. ``{"webhook": {id, name, event_types}, "updated_fields": [...]}``
+    WEBHOOK_UPDATED = "webhook.updated"
+    #: Kindling's. ``{"webhook": {"id"}}``; its deliveries go with it and record nothing.
+    WEBHOOK_DELETED = "webhook.deleted"
+
+    # --- connections (kindling.resources.connections) -------------------------------
+    # ``data.connection`` is ``{id, name, display_name, strategy, organization_code}``:
+    # never an option value, and never the write-only ``client_secret`` or
+    # ``saml_signing_private_key``. Enabling it in applications through
+    # ``enabled_applications`` records the applications' own ``application.connection_*``
+    # events after it.
+    #: Kindling's. ``{"connection": {...}}``
+    CONNECTION_CREATED = "connection.created"
+    #: Kindling's. ``{"connection": {...after the change...}, "updated_fields": [...]}``
+    #: (``name``, ``display_name``, ``options``; a new secret counts as ``options``).
+    CONNECTION_UPDATED = "connection.updated"
+    #: Kindling's. ``{"connection": {id, name, strategy}}``; the enablements it takes
+    #: with it record nothing.
+    CONNECTION_DELETED = "connection.deleted"
+
+    # --- billing (kindling.resources.billing) ---------------------------------------
+    #: Kindling's. A plan was defined: ``{"billing_plan": {code, name, description,
+    #: features: [feature codes]}}``
+    BILLING_PLAN_CREATED = "billing_plan.created"
+    #: Kindling's. ``{"billing_agreement": {id, customer_id, plan_code, expires_on: null,
+    #: entitlements: [{entitlement_id, feature_code}]}, "is_invoice_now", "is_prorate"}``
+    BILLING_AGREEMENT_CREATED = "billing_agreement.created"
+    #: Kindling's. One per agreement a new agreement replaced, recorded before its
+    #: ``billing_agreement.created``: ``{"billing_agreement": {..., "expires_on"}}``
+    BILLING_AGREEMENT_CANCELLED = "billing_agreement.cancelled"
+    #: Kindling's. ``{"meter_usage": {id, customer_agreement_id, customer_id,
+    #: billing_feature_code, meter_type_code, meter_value, meter_usage_timestamp, total}}``
+    #: (``meter_value`` and the running ``total`` as strings, as Kinde sends values).
+    METER_USAGE_RECORDED = "meter_usage.recorded"
+
+    # --- subscribers (kindling.resources.subscribers) -------------------------------
+    #: Kinde's. ``{"subscriber": {id, email, first_name, last_name}}``
+    SUBSCRIBER_CREATED = "subscriber.created"
+
+    # --- business (kindling.resources.business) -------------------------------------
+    #: Kindling's. ``{"business": {code, name, email, phone, industry_key, timezone_key,
+    #: privacy_url, terms_url, is_click_wrap, is_show_kinde_branding, kinde_perk_code,
+    #: created_on}, "updated_fields": [...]}``
+    BUSINESS_UPDATED = "business.updated"
+
+    # --- mfa (kindling.resources.mfa) -----------------------------------------------
+    #: Kindling's. ``{"mfa_policy": {policy, enabled_factors, is_recovery_codes_enabled},
+    #: "updated_fields": [...]}``
+    MFA_POLICY_UPDATED = "mfa_policy.updated"
+
+    # --- connected apps (kindling.resources.connected_apps) -------------------------
+    # ``connected_app`` is ``{"key_code_ref"}`` and ``session`` the internal ``{"id"}`` of a
+    # connection (never the ``session_id`` the caller holds); the subject is ``"user":
+    # {"id"}`` or ``"organization": {"code"}``. No event carries a client secret, a
+    # provider token, a PKCE verifier or a ``state``. Expired unfinished sessions that are
+    # pruned, and sessions cascading with their user, organization or definition, record
+    # nothing.
+    #: Kindling's. A definition was added: ``{"connected_app": {key_code_ref, name,
+    #: authorization_endpoint, token_endpoint, revocation_endpoint, client_id,
+    #: token_endpoint_auth_method, scopes}}``
+    CONNECTED_APP_PROVIDER_CREATED = "connected_app.provider_created"
+    #: Kindling's. ``{"connected_app": {...after the change...}, "updated_fields": [...]}``
+    #: (a new client secret is listed as ``client_secret``, never shown).
+    CONNECTED_APP_PROVIDER_UPDATED = "connected_app.provider_updated"
+    #: Kindling's. ``{"connected_app": {"key_code_ref"}}``
+    CONNECTED_APP_PROVIDER_DELETED = "connected_app.provider_deleted"
+    #: Kindling's. An authorization URL was handed out: ``{"connected_app", "session"}``
+    #: and the subject.
+    CONNECTED_APP_AUTHORIZATION_STARTED = "connected_app.authorization_started"
+    #: Kindling's. The provider's tokens are stored: ``{"connected_app", "session",
+    #: "scopes": [granted]}`` and the subject.
+    CONNECTED_APP_AUTHORIZED = "connected_app.authorized"
+    #: Kindling's. The user refused, or the code exchange failed: ``{"connected_app",
+    #: "session", "error"}`` (the provider's OAuth error or our code) and the subject.
+    CONNECTED_APP_AUTHORIZATION_FAILED = "connected_app.authorization_failed"
+    #: Kindling's. The access token was renewed with the refresh token:
+    #: ``{"connected_app", "session"}`` and the subject.
+    CONNECTED_APP_TOKEN_REFRESHED = "connected_app.token_refreshed"
+    #: Kindling's. The session's tokens were revoked and forgotten: ``{"connected_app",
+    #: "session", "revoked_at_provider": bool}`` and the subject.
+    CONNECTED_APP_REVOKED = "connected_app.revoked"
+
+    # --- signing keys and tokens (kindling.platform.signing, resources.signing_keys) ---
+    #: Kindling's. A new key was published to sign from a later moment (publish-before-
+    #: sign): ``{"signing_key": {kid, state, activates_on, published_until},
+    #: "previous_signing_key": {...} | null}`` (never key material).
+    SIGNING_KEY_ROTATED = "signing_key.rotated"
+    #: Kindling's. An emergency revoke took a key out of the JWKS:
+    #: ``{"signing_key": {kid, state, activates_on, published_until, previous_state},
+    #: "replacement_signing_key": {...} | null}`` (the key that signs instead, if it did).
+    SIGNING_KEY_REVOKED = "signing_key.revoked"
+    #: Kindling's. An access token was revoked (RFC 7009): ``{"token": {jti, client_id,
+    #: expires_on}}`` (the token itself is never recorded).
+    TOKEN_REVOKED = "token.revoked"

@@ -9,6 +9,11 @@ resource registry (``kindling.resources``): this module names none of them.
 ``open_storage`` picks the engine from the database URL: ``postgresql://…`` or
 ``postgres://…`` selects PostgreSQL, ``sqlite:///path`` or nothing the SQLite
 file ``kindling.db`` in the data dir.
+
+A database fault (unreachable, a held write lock, an exhausted pool; see
+``kindling.platform.engine``) raises ``StorageUnavailable`` from ``transaction`` and
+``read`` after the transaction is rolled back, and from ``open_storage`` with nothing
+left open; ``pending_migrations`` is the readiness check's view of the schema.
 """
 
 from __future__ import annotations
@@ -19,12 +24,20 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from kindling.platform.engine import Engine, PostgresEngine, Session, SqliteEngine
+from kindling.platform.audit import AUDIT_REPO, AuditWriter, millis, write_event_entries
+from kindling.platform.audit_sql import SqlAuditLog
+from kindling.platform.engine import (
+    Engine,
+    EngineLimits,
+    PostgresEngine,
+    Session,
+    SqliteEngine,
+)
 from kindling.platform.event_types import EventType
 from kindling.platform.events import DomainEvent
 from kindling.platform.ids import event_id
 from kindling.platform.keys import KEYS_REPO
-from kindling.platform.migrations import migrate
+from kindling.platform.migrations import MIGRATIONS, migrate
 from kindling.platform.outbox import OUTBOX_REPO, SqlOutbox
 from kindling.platform.repository import RepositoryFactory, RepositoryKey
 from kindling.platform.signing_sql import SqlKeyRepository
@@ -97,9 +110,13 @@ class UnitOfWork:
         return event
 
     def flush_events(self) -> None:
-        """Append the recorded events to the outbox (inside the transaction)."""
+        """Append the recorded events to the outbox and their rows to the audit log
+        (inside the transaction: a failing audit write fails the change, see
+        ``platform.audit``)."""
         if self.events:
-            self[OUTBOX_REPO].append(self.events, current_request_id.get())
+            request_id = current_request_id.get()
+            self[OUTBOX_REPO].append(self.events, request_id)
+            write_event_entries(self[AUDIT_REPO], self.events, request_id)
             self.events = []
 
 
@@ -117,10 +134,13 @@ class Storage:
         self._reactions = dict(reactions or {})
         self._factories: dict[RepositoryKey[Any], RepositoryFactory] = {
             OUTBOX_REPO: SqlOutbox,
+            AUDIT_REPO: SqlAuditLog,
             KEYS_REPO: SqlKeyRepository,
             **repositories,
         }
         self._now = now
+        #: Audit rows written outside a change's transaction (tokens, refusals).
+        self.audit = AuditWriter(self, lambda: millis(now()))
 
     @property
     def embedded(self) -> bool:
@@ -153,11 +173,20 @@ class Storage:
         with self.engine.session(write=False) as session:
             yield UnitOfWork(session, self._factories, self._now, writable=False)
 
+    def pending_migrations(self) -> list[int]:
+        """The versions this code knows that the database has not applied (a read; raises
+        ``StorageUnavailable`` when the database does not answer)."""
+        with self.engine.session(write=False) as session:
+            rows = session.all("SELECT version FROM schema_migrations")
+        applied = {int(row["version"]) for row in rows}
+        return [version for version, _, _ in MIGRATIONS if version not in applied]
+
     def change_marker(self) -> Hashable | None:
         """See ``Engine.change_marker``: equal markers mean nothing was committed in between."""
         return self.engine.change_marker()
 
     def close(self) -> None:
+        self.audit.close()
         self.engine.close()
 
 
@@ -168,19 +197,29 @@ def open_storage(
     now: Callable[[], str],
     repositories: Mapping[RepositoryKey[Any], RepositoryFactory],
     reactions: Mapping[str, Sequence[Reaction]] | None = None,
+    limits: EngineLimits | None = None,
 ) -> Storage:
     """Open the configured engine and bring its schema up to date.
 
-    ``migrated_on`` is recorded with each migration applied; ``now`` stamps events.
+    ``migrated_on`` is recorded with each migration applied; ``now`` stamps events;
+    ``limits`` bound every wait (``engine.current_limits()`` when None). Migrations run
+    without statement or lock timeouts (``Engine.maintenance``). If the database fails
+    (``StorageUnavailable``) the engine is closed again before the error propagates, so a
+    caller that retries leaves no pool or connection behind.
     """
     engine: Engine
     if database_url and database_url.startswith(("postgresql://", "postgres://")):
-        engine = PostgresEngine(database_url)
+        engine = PostgresEngine(database_url, limits=limits)
     elif database_url and database_url.startswith("sqlite:///"):
-        engine = SqliteEngine(Path(database_url.removeprefix("sqlite:///")))
+        engine = SqliteEngine(Path(database_url.removeprefix("sqlite:///")), limits)
     elif database_url:
         raise ValueError("KINDLING_DATABASE_URL must start with postgresql:// or sqlite:///")
     else:
-        engine = SqliteEngine(data_dir / SQLITE_FILE)
-    migrate(engine, migrated_on)
+        engine = SqliteEngine(data_dir / SQLITE_FILE, limits)
+    try:
+        with engine.maintenance():
+            migrate(engine, migrated_on)
+    except BaseException:
+        engine.close()
+        raise
     return Storage(engine, repositories, now, reactions)

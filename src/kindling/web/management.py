@@ -2,12 +2,16 @@
 
 For each declared operation this builds a Starlette route that authenticates the
 bearer token, enforces the scope, parses input, runs the (synchronous) handler in
-a worker thread and renders errors in Kinde's ``error_response`` shape.
+a worker thread and renders errors in Kinde's ``error_response`` shape (a declared
+404 in the body its operation declares, see ``operation_error``). A 2xx is JSON, or
+no body and no Content-Type where the operation declares ``no_body``; a handler's
+``Redirect`` is a 302 (``redirect_response``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,15 +22,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from kindling.oauth.bearer import BearerError, Principal, authenticate_bearer, require_scope
+from kindling.platform import audit
 from kindling.platform.codes import Code
 from kindling.platform.context import Context
+from kindling.platform.engine import StorageUnavailable
 from kindling.platform.errors import KindlingError, ValidationError
-from kindling.platform.operations import JSON_MEDIA, Call, Operation
+from kindling.platform.operations import JSON_MEDIA, Call, ErrorBody, Operation, Redirect
 from kindling.platform.params import read_query
+from kindling.platform.storage import current_request_id
 from kindling.resources.applications.service import application_exists
 
 log = logging.getLogger("kindling.api")
 MAX_JSON_BODY = 1_048_576
+#: C0 controls and DEL: no identifier Kindling issues or accepts holds one (NUL cannot
+#: even be stored in PostgreSQL text), so a path parameter with one (``%00``, ``%0A``,
+#: ``%0D``, ``%09``) is a malformed request: 400 ``INVALID_PARAMETER``, which every
+#: operation with a path parameter declares or answers in place of an undeclared 404.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -34,11 +46,76 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
     return Response(body, status_code=status, headers=headers, media_type=JSON_MEDIA)
 
 
+def empty_response(status: int) -> Response:
+    """A 2xx whose spec declares no content: no body and no Content-Type.
+
+    Labelled ``application/json``, an empty body makes the JS SDK's ``response.json()``
+    throw (``SyntaxError: Unexpected end of JSON input``); without a content type it
+    reads no body, and the Python SDK returns None for a 2xx without a response model.
+    """
+    return Response(status_code=status)
+
+
 def error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
     """Kinde's ``error_response``: ``{"errors": [{"code", "message"}]}``."""
     return json_response(status, {"errors": [{"code": code, "message": message}]}, headers)
+
+
+def operation_error(op: Operation, exc: KindlingError) -> Response:
+    """A domain error as ``op`` declares it: a 404 or 409 the operation does not declare
+    is a 400 (``Operation.error_status``), and a declared 404 answers the body the spec
+    gives that operation (``Operation.error_body``): ``not_found_response``, where
+    ``errors`` is an object, or ``error_response``, where it is a list."""
+    status = op.error_status(exc.status_code)
+    if op.error_body(status) is ErrorBody.NOT_FOUND_RESPONSE:
+        return json_response(status, {"errors": {"code": exc.code, "message": exc.message}})
+    return error_response(status, exc.code, exc.message)
+
+
+def redirect_response(redirect: Redirect) -> Response:
+    """``302 Found`` to ``redirect.location`` (RFC 9110 §15.4.3), no body, and
+    ``Cache-Control: no-store``: the outcome it carries is for this one navigation."""
+    return Response(
+        status_code=302, headers={"Location": redirect.location, "Cache-Control": "no-store"}
+    )
+
+
+def success_response(op: Operation, payload: Any) -> Response:
+    """The handler's result as the operation's 2xx: JSON, or nothing for ``no_body``;
+    a ``Redirect`` (browser-facing extension routes) is a 302.
+
+    A handler that disagrees with its declaration is a programming error (the
+    conformance walk checks every operation) and is logged. A body where the spec
+    declares none is dropped: the change is made and the client gets the declared
+    answer. No body where the spec declares one cannot be answered in the declared shape,
+    and an empty body labelled JSON is what the SDKs fail on, so that is a 500.
+    """
+    if isinstance(payload, Redirect):
+        return redirect_response(payload)
+    if op.no_body:
+        if payload is not None:
+            log.error("%s %s returned a body but is declared no_body", op.method, op.path)
+        return empty_response(op.status)
+    if payload is not None:
+        return json_response(op.status, payload)
+    log.error("%s %s returned no body but declares a JSON body", op.method, op.path)
+    return error_response(500, Code.INTERNAL_ERROR, "The server failed to handle the request")
+
+
+def unavailable_response(exc: StorageUnavailable) -> Response:
+    """503 in Kinde's ``error_response`` with ``SERVICE_UNAVAILABLE`` and ``Retry-After``
+    (RFC 9110 §10.2.3, seconds): the database could not do the work in bounded time and
+    nothing was written (RELIABILITY-AND-USERS.md A12 cases 46-47). The message names no
+    host or driver detail; the engine logs those."""
+    return error_response(
+        503,
+        Code.SERVICE_UNAVAILABLE,
+        "The service is temporarily unavailable; retry after "
+        f"{exc.retry_after} second{'s' if exc.retry_after != 1 else ''}",
+        {"Retry-After": str(exc.retry_after)},
+    )
 
 
 def not_found_route_response() -> Response:
@@ -101,6 +178,60 @@ def _run(op: Operation, call: Call) -> Any:
     return op.handler(call)
 
 
+def _audit_target(op: Operation, request: Request) -> tuple[str | None, str | None]:
+    """What a call without an event was about: its last path parameter (``user_id`` ->
+    ``user``), else the ``id`` or ``code`` query parameter of a path like ``/user``."""
+    params = list(request.path_params.items())
+    if params:
+        name, value = params[-1]
+        kind = name.removesuffix("_id").removesuffix("_code")
+        return ("organization" if kind == "org" else kind), str(value)
+    for key in ("id", "code"):
+        value = request.query_params.get(key)
+        if value:
+            return op.path.rstrip("/").rsplit("/", 1)[-1] or None, value
+    return None, None
+
+
+async def _audited(
+    ctx: Context,
+    op: Operation,
+    request: Request,
+    context: audit.RequestAudit | None,
+    response: Response,
+    code: str | None = None,
+) -> Response:
+    """Record an authenticated change that wrote no audit row: a refused one (4xx/5xx,
+    ``code``) as a failure, one that recorded no event as a success; in a transaction of
+    its own (``AuditWriter.record``), under the action ``api.<operationId>``. Reads and
+    public operations are not recorded. A row that cannot be written is logged; the
+    answer stays (a refused change changed nothing, and a committed one is done)."""
+    if context is None or op.method == "GET":
+        return response
+    status = response.status_code
+    if status < 400 and context.written:
+        return response
+    target_type, target_id = _audit_target(op, request)
+    entry = audit.AuditEntry(
+        occurred_at=int(ctx.clock.now() * 1000),
+        actor_type=context.actor_type,
+        actor_id=context.actor_id,
+        action=f"api.{op.operation_id}",
+        result=audit.FAILURE if status >= 400 else audit.SUCCESS,
+        target_type=target_type,
+        target_id=target_id,
+        ip=context.ip,
+        request_id=current_request_id.get(),
+        error_code=code if status >= 400 else None,
+        details={"status": status, "method": op.method, "path": op.path},
+    )
+    try:
+        await run_in_threadpool(ctx.storage.audit.record, entry)
+    except audit.AuditUnavailable:
+        pass  # logged by the writer
+    return response
+
+
 ANONYMOUS = Principal(client_id="", scopes=frozenset(), org_code=None, jti=None, claims={})
 
 
@@ -114,12 +245,15 @@ def build_routes(
         by_path.setdefault(op.path, {})[op.method] = op
 
     def _authenticate(request: Request, op: Operation) -> Principal:
+        # One current view of the keys and revoked tokens (see platform.signing).
+        keys = ctx.keyring.current()
         principal = authenticate_bearer(
             request.headers.get("authorization"),
-            ctx.keyring.public_key,
+            keys.public_key,
             issuer,
             audience(),
             ctx.clock.now(),
+            revoked=keys.is_revoked,
         )
         require_scope(principal, op.scope)
         return principal
@@ -138,19 +272,33 @@ def build_routes(
                 if op.public:
                     principal = ANONYMOUS
                 else:
-                    principal = _authenticate(request, op)
+                    principal = (
+                        _authenticate(request, op)
+                        if ctx.storage.embedded
+                        else await run_in_threadpool(_authenticate, request, op)
+                    )
             except BearerError as exc:
                 return error_response(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}
                 )
+            except StorageUnavailable as exc:
+                return unavailable_response(exc)
+            # The caller is known: the audit rows of this request name it (platform.audit).
+            # Each request runs in its own task, so the context ends with the request.
+            client_ip = request.client.host if request.client else None
+            recorded = (
+                None
+                if op.public
+                else audit.begin(audit.APPLICATION, principal.client_id, client_ip, op.operation_id)
+            )
             try:
                 body = await request.body() if op.body else b""
                 if len(body) > MAX_JSON_BODY:
                     raise ValidationError("the request body is too large", Code.BODY_TOO_LARGE)
                 path = {k: str(v) for k, v in request.path_params.items()}
-                if any("\x00" in v for v in path.values()):
+                if any(_CONTROL.search(v) for v in path.values()):
                     raise ValidationError(
-                        "a path parameter contains a NUL character", Code.INVALID_PARAMETER
+                        "a path parameter contains a control character", Code.INVALID_PARAMETER
                     )
                 call = Call(
                     ctx=ctx,
@@ -164,23 +312,25 @@ def build_routes(
                 )
                 payload = await run_in_threadpool(_run, op, call)
             except BearerError as exc:
-                return error_response(
+                refused = error_response(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}
                 )
+                return await _audited(ctx, op, request, recorded, refused, exc.code)
+            except StorageUnavailable as exc:
+                # Not audited: the database that refused the change would refuse its
+                # audit row too, after another bounded wait; the engine logs the fault.
+                return unavailable_response(exc)
             except KindlingError as exc:
-                status = op.error_status(exc.status_code)
-                if status == 404:
-                    # Kinde's declared 404s answer ``not_found_response``: errors is an object.
-                    return json_response(
-                        404, {"errors": {"code": exc.code, "message": exc.message}}
-                    )
-                return error_response(status, exc.code, exc.message)
+                return await _audited(
+                    ctx, op, request, recorded, operation_error(op, exc), exc.code
+                )
             except Exception:
                 log.exception("%s %s failed", op.method, op.path)
-                return error_response(
+                failed = error_response(
                     500, Code.INTERNAL_ERROR, "The server failed to handle the request"
                 )
-            return json_response(op.status, payload)
+                return await _audited(ctx, op, request, recorded, failed, Code.INTERNAL_ERROR)
+            return await _audited(ctx, op, request, recorded, success_response(op, payload))
 
         return endpoint
 

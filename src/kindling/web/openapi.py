@@ -6,8 +6,11 @@ OAuth 2.0 security requirement), exact success status and declared query
 parameters. Request and response schemas come from ``openapi_schemas.json``
 (schemas only, generated from the committed Kinde contract by
 ``scripts/gen_openapi_schemas.py``); an operation the file does not know gets a
-generic object schema. Two security schemes are offered: a bearer JWT, and
-OAuth 2.0 client credentials against ``/oauth2/token``.
+generic object schema. An operation declared ``no_body`` documents its 2xx with no
+``content``, as the spec does; a declared 404 references the body schema the route
+answers (``Operation.not_found``), every other error ``error_response``. Two security
+schemes are offered: a bearer JWT, and OAuth 2.0 client credentials against
+``/oauth2/token``.
 """
 
 from __future__ import annotations
@@ -120,31 +123,41 @@ def _parameters(op: Operation, known: dict[str, Any]) -> list[dict[str, Any]]:
     return params
 
 
-def _error(status: int) -> dict[str, Any]:
+def _error(op: Operation, status: int) -> dict[str, Any]:
+    """An error response with the body schema ``op`` answers for ``status``: a declared
+    404 is Kinde's ``not_found_response`` (``errors`` an object) unless the operation
+    declares ``error_response`` for it (``Operation.error_body``), as the web layer does."""
+    body = op.error_body(status).value
     return {
         "description": _ERROR_TEXT.get(status, "Error"),
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/error_response"}}
-        },
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
     }
 
 
-def _responses(op: Operation, known: dict[str, Any]) -> dict[str, Any]:
+def _success(op: Operation, known: dict[str, Any]) -> dict[str, Any]:
+    """The declared 2xx. A ``no_body`` operation's has no ``content``, as the spec
+    declares it (a description only): the answer has no body and no Content-Type."""
+    ok: dict[str, Any] = {"description": "Success"}
+    if op.no_body:
+        return ok
     success = known.get("responses", {})
     schema = success.get(str(op.status))
-    if schema is None and success:
-        schema = next(iter(success.values()))
-    ok: dict[str, Any] = {"description": "Success"}
+    if schema is None:
+        schema = next((s for s in success.values() if s is not None), None)
     ok["content"] = {
         "application/json": {"schema": copy.deepcopy(schema) if schema else {"type": "object"}}
     }
-    responses: dict[str, Any] = {str(op.status): ok}
+    return ok
+
+
+def _responses(op: Operation, known: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(op.status): _success(op, known)}
     errors = {400, 429}
     if not op.public:
         errors |= {401, 403}
     errors |= {s for s in op.declared_errors if s >= 400}
     for status in sorted(errors):
-        responses[str(status)] = _error(status)
+        responses[str(status)] = _error(op, status)
     return responses
 
 

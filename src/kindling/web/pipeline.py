@@ -34,8 +34,19 @@ extensions (``/kindling/v1``), the console, the API docs, discovery, JWKS,
    every hook's ``before`` runs in order before the request reaches its entry point
    and may answer instead (``HookResponse``, e.g. a 429); every hook's ``after`` runs
    once the response is sent, with the status and the duration, short-circuited
-   requests included. Handlers know nothing of them.
-4. **Last-resort errors.** An exception that escapes the application (or a hook)
+   requests included. Handlers know nothing of them. A hook sees the request's
+   headers (``RequestInfo.headers``) and, on a ``POST`` to the endpoints that
+   authenticate clients (``CLIENT_AUTH_PATHS``: token, introspection, revocation) only,
+   its form body (``RequestInfo.body``), which the pipeline reads ahead (at most
+   ``MAX_BODY``, the token endpoint's own bound) and replays to the endpoint: the rate
+   limiter keys them on the client id, which ``client_secret_post`` clients send in
+   the body.
+4. **Bounded headers** (a second line: ``kindling serve``'s HTTP parser,
+   ``kindling.web.http_limits``, refuses an oversized request head before it is parsed).
+   A request whose headers add up to more than ``max_header_bytes``, or number more
+   than ``MAX_HEADER_COUNT``, is answered 431 (RFC 6585 §5) before any hook or entry
+   point reads them, whichever ASGI server runs the application.
+5. **Last-resort errors.** An exception that escapes the application (or a hook)
    is logged once, with the request id, on ``kindling.pipeline``. If no response has
    started, the pipeline answers 500 itself (OAuth ``server_error`` on the token
    endpoint, Kinde's ``error_response`` elsewhere); if a response was sent in full
@@ -51,9 +62,11 @@ header pair, and, only when hooks are configured or the access log is on, one
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
@@ -61,11 +74,14 @@ from typing import Any, Protocol
 
 import msgspec
 
+from kindling.config import DEFAULT_MAX_HEADER_BYTES
+from kindling.oauth.requests import MAX_BODY
 from kindling.platform.codes import Code
 from kindling.platform.storage import current_request_id
 from kindling.web.token import Message, Receive, Scope, Send
 
 __all__ = [
+    "CLIENT_AUTH_PATHS",
     "ASGIApp",
     "HookResponse",
     "PipelineHook",
@@ -79,6 +95,9 @@ __all__ = [
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TOKEN_PATH = "/oauth2/token"
+#: The form endpoints that authenticate a client with its secret (RFC 6749 §2.3.1,
+#: RFC 7662 §2.1, RFC 7009 §2.1): the hooks see their bodies.
+CLIENT_AUTH_PATHS = frozenset({TOKEN_PATH, "/oauth2/introspect", "/oauth2/revoke"})
 REQUEST_ID_HEADER = b"x-request-id"
 REQUEST_ID_MAX = 128
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,%d}" % REQUEST_ID_MAX)
@@ -98,6 +117,21 @@ _API_ERROR = msgspec.json.encode(
     }
 )
 _NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+#: More header fields than any client sends (Apache's ``LimitRequestFields`` default).
+MAX_HEADER_COUNT = 100
+_TOKEN_HEADERS_TOO_LARGE = msgspec.json.encode(
+    {"error": "invalid_request", "error_description": "the request headers are too large"}
+)
+_API_HEADERS_TOO_LARGE = msgspec.json.encode(
+    {
+        "errors": [
+            {
+                "code": Code.REQUEST_HEADERS_TOO_LARGE,
+                "message": "The request headers are too large",
+            }
+        ]
+    }
+)
 
 
 def is_sane_request_id(value: bytes) -> bool:
@@ -155,6 +189,11 @@ class RequestInfo:
     client_ip: str | None
     request_id: str
     entry_point: str
+    #: The headers as the server passed them (lower-case names, raw bytes), not copied.
+    headers: Sequence[tuple[bytes, bytes]] = ()
+    #: A ``POST`` to ``CLIENT_AUTH_PATHS`` with hooks only: the body, read ahead (None when
+    #: it is larger than ``MAX_BODY``, and elsewhere).
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,14 +272,50 @@ class _Exchange:
         await self.send({"type": "http.response.body", "body": body})
 
 
+async def _read_ahead(receive: Receive) -> tuple[bytes | None, Receive]:
+    """The body (None past ``MAX_BODY``) and a ``receive`` that replays what was read.
+
+    Reading stops once ``MAX_BODY`` is passed, so a hook never holds more than the
+    endpoint would; the endpoint then reads the rest itself and answers its own 413.
+    """
+    messages: deque[Message] = deque()
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            body = None
+            break
+        size += len(message.get("body", b""))
+        if size > MAX_BODY:
+            body = None
+            break
+        if not message.get("more_body", False):
+            body = b"".join(m.get("body", b"") for m in messages)
+            break
+
+    async def replay() -> Message:
+        if messages:
+            return messages.popleft()
+        return await receive()
+
+    return body, replay
+
+
 class RequestPipeline:
     """The ASGI middleware around the whole application (see the module docstring)."""
 
-    __slots__ = ("app", "hooks")
+    __slots__ = ("app", "hooks", "max_header_bytes")
 
-    def __init__(self, app: ASGIApp, hooks: Sequence[PipelineHook] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        hooks: Sequence[PipelineHook] = (),
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    ) -> None:
         self.app = app
         self.hooks = tuple(hooks)
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -248,11 +323,15 @@ class RequestPipeline:
             return
         start = perf_counter()
         raw_id: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == REQUEST_ID_HEADER:
+        seen_id = False
+        size = 0
+        headers = scope["headers"]
+        for name, value in headers:
+            size += len(name) + len(value)
+            if not seen_id and name == REQUEST_ID_HEADER:
+                seen_id = True
                 if _SANE_REQUEST_ID.fullmatch(value) is not None:
                     raw_id = value
-                break
         if raw_id is None:
             request_id = os.urandom(16).hex()
             raw_id = request_id.encode("ascii")
@@ -271,9 +350,19 @@ class RequestPipeline:
                     client[0] if client else None,
                     request_id,
                     entry_point(scope["path"]),
+                    headers,
                 )
             try:
+                if size > self.max_header_bytes or len(headers) > MAX_HEADER_COUNT:
+                    if scope["path"] == TOKEN_PATH:
+                        await exchange.respond(431, _TOKEN_HEADERS_TOO_LARGE, (_JSON, *_NO_STORE))
+                    else:
+                        await exchange.respond(431, _API_HEADERS_TOO_LARGE, (_JSON,))
+                    return
                 if info is not None and hooks:
+                    if scope["method"] == "POST" and scope["path"] in CLIENT_AUTH_PATHS:
+                        body, receive = await _read_ahead(receive)
+                        info = dataclasses.replace(info, body=body)
                     answer = await self._before(info)
                     if answer is not None:
                         await self._answer(exchange, answer)

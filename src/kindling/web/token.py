@@ -5,6 +5,12 @@ the body (bounded), hands bytes and two headers to the sans-I/O
 ``TokenEndpoint``, and writes the response. With an embedded database (SQLite)
 the lookup is a few microseconds and runs on the event loop; with PostgreSQL the
 whole request is handled in a worker thread so the loop never waits on the network.
+
+With an audit writer (``kindling.platform.audit``) every answer is recorded before it
+is sent: an issued token (client id, audiences, granted scopes, ``jti``) or a refusal
+(the client id named, the error code), with the peer address and the request id. The
+cost on this path is one append to an in-memory queue; refusals are coalesced per
+second. Neither the secret nor the token is ever recorded.
 """
 
 import logging
@@ -17,6 +23,9 @@ import msgspec
 from kindling.clock import Clock
 from kindling.oauth.requests import MAX_BODY
 from kindling.oauth.server import NO_STORE, TokenEndpoint, TokenResponse
+from kindling.platform.audit import AuditWriter, token_issued, token_refused
+from kindling.platform.engine import StorageUnavailable
+from kindling.platform.storage import current_request_id
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,11 +43,65 @@ def _static(
     return TokenResponse(status, body, NO_STORE + extra)
 
 
+def unavailable(exc: StorageUnavailable) -> TokenResponse:
+    """The OAuth answer when the database cannot be used (RELIABILITY-AND-USERS.md A12
+    case 46): 503, ``temporarily_unavailable`` (RFC 6749 §4.1.2.1) and ``Retry-After``
+    (RFC 9110 §10.2.3) in seconds; no token."""
+    return _static(
+        503,
+        "temporarily_unavailable",
+        "the server cannot issue tokens right now; try again later",
+        (("retry-after", str(exc.retry_after)),),
+    )
+
+
 class TokenASGI:
-    def __init__(self, endpoint: TokenEndpoint, clock: Clock, inline: bool) -> None:
+    def __init__(
+        self,
+        endpoint: TokenEndpoint,
+        clock: Clock,
+        inline: bool,
+        audit: AuditWriter | None = None,
+    ) -> None:
         self._endpoint = endpoint
         self._clock = clock
         self._inline = inline
+        self._audit = audit
+
+    def _record(self, scope: Scope, response: TokenResponse, now: float, error: str) -> None:
+        """Queue the answer's audit row (``error`` when the response has no outcome)."""
+        audit = self._audit
+        if audit is None:
+            return
+        client = scope.get("client")
+        ip = client[0] if client else None
+        at = int(now * 1000)
+        outcome = response.outcome
+        if outcome is not None and outcome.error is None and response.status == 200:
+            audit.enqueue(
+                token_issued(
+                    at,
+                    outcome.client_id or "",
+                    outcome.audiences,
+                    outcome.scopes,
+                    outcome.jti,
+                    ip,
+                    current_request_id.get(),
+                )
+            )
+        elif outcome is not None:
+            audit.refusal(
+                token_refused(
+                    at,
+                    outcome.client_id,
+                    outcome.audiences,
+                    outcome.error or error,
+                    ip,
+                    current_request_id.get(),
+                )
+            )
+        else:
+            audit.refusal(token_refused(at, None, (), error, ip, current_request_id.get()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -48,6 +111,7 @@ class TokenASGI:
                 "the token endpoint accepts only POST",
                 (("allow", "POST"),),
             )
+            self._record(scope, response, self._clock.now(), "invalid_request")
             await self._send(send, response)
             return
         content_type = authorization = None
@@ -65,15 +129,16 @@ class TokenASGI:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
-                await self._send(
-                    send, _static(413, "invalid_request", "the request body is too large")
-                )
+                response = _static(413, "invalid_request", "the request body is too large")
+                self._record(scope, response, self._clock.now(), "invalid_request")
+                await self._send(send, response)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         now = self._clock.now()
+        error = "server_error"
         try:
             if self._inline:
                 response = self._endpoint.handle(body, content_type, authorization, now)
@@ -81,10 +146,15 @@ class TokenASGI:
                 response = await anyio.to_thread.run_sync(
                     self._endpoint.handle, body, content_type, authorization, now
                 )
+        except StorageUnavailable as exc:
+            # The client could not be checked against storage, so nothing is issued:
+            # RFC 6749 §4.1.2.1's ``temporarily_unavailable``, as 503 with Retry-After.
+            response, error = unavailable(exc), "temporarily_unavailable"
         except Exception:
             # Never a partial or unsigned token: log (without the body) and answer 500.
             log.exception("token request failed")
             response = _static(500, "server_error", "the server could not issue a token")
+        self._record(scope, response, now, error)
         await self._send(send, response)
 
     @staticmethod

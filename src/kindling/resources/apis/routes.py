@@ -125,6 +125,7 @@ def update_api_applications(call: Call) -> dict[str, Any]:
     "/apis/{api_id}/applications/{application_id}/scopes/{scope_id}",
     scope="create:api_application_scopes",
     operation_id="addAPIApplicationScope",
+    no_body=True,
 )
 def add_api_application_scope(call: Call) -> None:
     service.set_application_scope(
@@ -141,6 +142,7 @@ def add_api_application_scope(call: Call) -> None:
     "/apis/{api_id}/applications/{application_id}/scopes/{scope_id}",
     scope="delete:apis_application_scopes",
     operation_id="deleteAPIApplicationScope",
+    no_body=True,
 )
 def delete_api_application_scope(call: Call) -> None:
     service.set_application_scope(
@@ -187,6 +189,7 @@ def get_api_scope(call: Call) -> dict[str, Any]:
     scope="update:api_scopes",
     operation_id="updateAPIScope",
     body=True,
+    no_body=True,
 )
 def update_api_scope(call: Call) -> None:
     service.update_scope(
@@ -202,6 +205,7 @@ def update_api_scope(call: Call) -> None:
     "/apis/{api_id}/scopes/{scope_id}",
     scope="delete:apis_scopes",
     operation_id="deleteAPIScope",
+    no_body=True,
 )
 def delete_api_scope(call: Call) -> None:
     service.delete_scope(call.ctx.storage, call.path["api_id"], call.path["scope_id"])

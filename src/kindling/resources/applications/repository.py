@@ -70,11 +70,23 @@ class ApplicationRepository(Protocol):
     def disable_connection(self, application_id: str, connection_id: str) -> bool:
         """Disable it; False if it was not enabled."""
 
+    def connection_applications(self, connection_id: str) -> list[str]:
+        """The ids of the applications that have the connection enabled, oldest application
+        first; [] if none do or the connection does not exist."""
+
     def property_values(self, application_id: str) -> dict[str, str]:
         """Public (non-private) property values of the application, by property key."""
 
     def org_exists(self, org_code: str) -> bool:
-        """True when an organization with this code exists."""
+        """True when an organization with this code exists.
+
+        On PostgreSQL the row is share-locked until the transaction ends, so an
+        organization cannot be deleted between this check and the insert of an
+        application scoped to it (the delete waits, then finds the application)."""
+
+    def organization_applications(self, org_code: str) -> list[Application]:
+        """The applications scoped to the organization (``org_code``), oldest first; [] if
+        there are none or the organization does not exist."""
 
     def add_secret(self, secret: ApplicationSecret) -> None:
         """Attach a secret hash to an application."""

@@ -16,6 +16,8 @@ router = Router("Applications")
 SORTS = ("name_asc", "name_desc")
 #: Kinde refuses a blank ``sort`` here (``INVALID_SORT``).
 SORT = Query.enum("sort", SORTS, blank_is_absent=False)
+#: Access roles come at most 100 a page (Kinde: ``PAGE_SIZE_LIMIT_EXCEEDED`` above that).
+ACCESS_ROLES_PAGE_SIZE = Query.page_size(maximum=100)
 
 
 def summary(app: Application) -> dict[str, Any]:
@@ -103,6 +105,7 @@ def get_application(call: Call) -> dict[str, Any]:
     scope="update:applications",
     operation_id="updateApplication",
     body=True,
+    no_body=True,
 )
 def update_application(call: Call) -> None:
     service.update_application(call.ctx.storage, call.path["application_id"], call.json())
@@ -136,7 +139,7 @@ def update_application_tokens(call: Call) -> dict[str, Any]:
     "/applications/{application_id}/access_roles",
     scope="read:applications",
     operation_id="GetApplicationAccessRoles",
-    query=(PAGE_SIZE, STARTING_AFTER, ENDING_BEFORE),
+    query=(ACCESS_ROLES_PAGE_SIZE, STARTING_AFTER, ENDING_BEFORE),
 )
 def get_application_access_roles(call: Call) -> dict[str, Any]:
     after, before = call.param(STARTING_AFTER), call.param(ENDING_BEFORE)
@@ -145,7 +148,11 @@ def get_application_access_roles(call: Call) -> dict[str, Any]:
             "Only one of starting_after or ending_before can be used", Code.TOO_MANY_PARAMETERS
         )
     roles, has_more = service.list_access_roles(
-        call.ctx.storage, call.path["application_id"], after, before, call.param(PAGE_SIZE)
+        call.ctx.storage,
+        call.path["application_id"],
+        after,
+        before,
+        call.param(ACCESS_ROLES_PAGE_SIZE),
     )
     return {"code": "OK", "message": "Success", "roles": roles, "has_more": has_more}
 
@@ -196,6 +203,7 @@ def get_application_connections(call: Call) -> dict[str, Any]:
     "/applications/{application_id}/connections/{connection_id}",
     scope="create:application_connections",
     operation_id="EnableConnection",
+    no_body=True,
 )
 def enable_connection(call: Call) -> None:
     service.set_connection(

@@ -8,6 +8,12 @@ Every change records its event in its transaction (``application.created``,
 ``.updated`` with the fields that changed, ``.deleted``, ``.secret_rotated``, and the
 access role and connection events); none of them carries a secret or its hash.
 
+Role-based access control (allowed access roles, ``is_access_control_enabled``) is for
+applications people sign in to: front-end (``spa``), back-end (``reg``) and device apps.
+Kinde refuses it for M2M applications (``APPLICATION_TYPE_NOT_SUPPORTED`` when adding an
+access role, ``ACCESS_CONTROL_NOT_SUPPORTED`` when enabling it), and enabling it needs at
+least one allowed role first (``ACCESS_ROLES_REQUIRED``).
+
 The PATCH bodies stay plain dicts: their fields are the named settings below
 (``BOOL_SETTINGS``, ``TEXT_SETTINGS``, the token lifetimes), walked by name, so a body
 Struct would only repeat those tuples field by field.
@@ -20,6 +26,7 @@ from typing import Any
 from kindling.clock import Clock, isoformat
 from kindling.crypto.client_secrets import SecretHasher, generate_client_secret
 from kindling.platform.codes import Code, derived
+from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import NotFound, ValidationError
 from kindling.platform.event_types import EventType
 from kindling.platform.ids import client_id, secret_id
@@ -144,6 +151,8 @@ BOOL_SETTINGS = (
     "use_gravatar_fallback",
 )
 TEXT_SETTINGS = ("login_uri", "homepage_uri", "language_key")
+#: The application types that take access roles and access control (not ``m2m``).
+ACCESS_CONTROL_TYPES = ("reg", "spa", "device")
 URL_KINDS = ("redirect", "logout")
 MAX_URLS = 100
 URL_MAX = 2048
@@ -196,6 +205,8 @@ def update_application(storage: Storage, application_id: str, body: dict[str, An
     }
     with storage.transaction() as uow:
         application = _require(uow, application_id)
+        if changes.get("is_access_control_enabled") is True:
+            _check_access_control(uow, application)
         settings = {**application.settings, **changes}
         updated = replace(application, name=name or application.name, settings=settings)
         uow[APPLICATIONS_REPO].update(updated)
@@ -206,6 +217,21 @@ def update_application(storage: Storage, application_id: str, body: dict[str, An
                 fields.append(f"{kind}_uris")
             uow[APPLICATIONS_REPO].set_urls(application_id, kind, values)
         _record_update(uow, updated, fields)
+
+
+def _check_access_control(uow: UnitOfWork, application: Application) -> None:
+    """Kinde's rules for ``is_access_control_enabled: true``, checked before anything is
+    written: not for M2M applications, and only once at least one role is allowed."""
+    if application.type not in ACCESS_CONTROL_TYPES:
+        raise ValidationError(
+            f"access control cannot be enabled for an application of type {application.type}",
+            Code.ACCESS_CONTROL_NOT_SUPPORTED,
+        )
+    if not uow[APPLICATIONS_REPO].access_roles(application.id, None, None, 1):
+        raise ValidationError(
+            "allow at least one access role before enabling access control",
+            Code.ACCESS_ROLES_REQUIRED,
+        )
 
 
 def update_tokens(storage: Storage, application_id: str, body: dict[str, Any]) -> None:
@@ -331,8 +357,20 @@ def list_access_roles(
 
 
 def set_access_role(storage: Storage, application_id: str, role_id: str, allowed: bool) -> None:
+    """Allow a role to access the application, or stop allowing it.
+
+    Adding one to an M2M application is ``APPLICATION_TYPE_NOT_SUPPORTED`` (Kinde: access
+    roles are for front-end, back-end and device applications); neither call changes
+    whether access control is enabled.
+    """
     with storage.transaction() as uow:
-        _require(uow, application_id)
+        application = _require(uow, application_id)
+        if allowed and application.type not in ACCESS_CONTROL_TYPES:
+            raise ValidationError(
+                f"an application of type {application.type} takes no access roles "
+                "(only front-end, back-end and device applications do)",
+                Code.APPLICATION_TYPE_NOT_SUPPORTED,
+            )
         if not uow[APPLICATIONS_REPO].role_exists(role_id):
             raise NotFound("Role not found", Code.ROLE_NOT_FOUND)
         data = {"application": {"id": application_id}, "role": {"id": role_id}}
@@ -354,22 +392,22 @@ def list_connections(storage: Storage, application_id: str) -> list[dict[str, ob
 def set_connection(
     storage: Storage, application_id: str, connection_id: str, enabled: bool
 ) -> None:
-    with storage.transaction() as uow:
-        _require(uow, application_id)
-        if not uow[APPLICATIONS_REPO].connection_exists(connection_id):
-            raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
-        data = {"application": {"id": application_id}, "connection": {"id": connection_id}}
-        if enabled:
-            was = any(
-                c["id"] == connection_id for c in uow[APPLICATIONS_REPO].connections(application_id)
-            )
-            uow[APPLICATIONS_REPO].enable_connection(application_id, connection_id)
-            if not was:
-                uow.record(EventType.APPLICATION_CONNECTION_ENABLED, data)
-        elif not uow[APPLICATIONS_REPO].disable_connection(application_id, connection_id):
-            raise NotFound("The connection is not enabled", Code.CONNECTION_NOT_FOUND)
-        else:
-            uow.record(EventType.APPLICATION_CONNECTION_DISABLED, data)
+    """Enable or disable a connection for an application.
+
+    The connections themselves belong to ``kindling.resources.connections`` (which calls
+    this package for ``enabled_applications``), so nothing here reads them: enabling an
+    unknown connection is refused by the enablement's foreign key, and removing one that
+    is not enabled (unknown or not) is ``CONNECTION_NOT_FOUND`` either way.
+    """
+    try:
+        with storage.transaction() as uow:
+            _require(uow, application_id)
+            if enabled:
+                enable_application_connection(uow, application_id, connection_id)
+            elif not disable_application_connection(uow, application_id, connection_id):
+                raise NotFound("The connection is not enabled", Code.CONNECTION_NOT_FOUND)
+    except IntegrityViolation:
+        raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND) from None
 
 
 DEFAULT_GRACE = 3_600
@@ -429,9 +467,65 @@ def find_application(uow: UnitOfWork, application_id: str) -> Application | None
     return uow[APPLICATIONS_REPO].get(application_id)
 
 
+def connection_application_ids(uow: UnitOfWork, connection_id: str) -> list[str]:
+    """The applications that have the connection enabled, oldest application first."""
+    return uow[APPLICATIONS_REPO].connection_applications(connection_id)
+
+
+def enable_application_connection(uow: UnitOfWork, application_id: str, connection_id: str) -> bool:
+    """Enable the connection for the (existing) application; False if it already was.
+
+    Records ``application.connection_enabled`` when it changed. An unknown connection
+    raises IntegrityViolation (the enablement's foreign key) and rolls the caller back.
+    """
+    if application_id in uow[APPLICATIONS_REPO].connection_applications(connection_id):
+        return False
+    uow[APPLICATIONS_REPO].enable_connection(application_id, connection_id)
+    uow.record(
+        EventType.APPLICATION_CONNECTION_ENABLED,
+        {"application": {"id": application_id}, "connection": {"id": connection_id}},
+    )
+    return True
+
+
+def disable_application_connection(
+    uow: UnitOfWork, application_id: str, connection_id: str
+) -> bool:
+    """Disable the connection for the application; False if it was not enabled.
+
+    Records ``application.connection_disabled`` when it changed.
+    """
+    if not uow[APPLICATIONS_REPO].disable_connection(application_id, connection_id):
+        return False
+    uow.record(
+        EventType.APPLICATION_CONNECTION_DISABLED,
+        {"application": {"id": application_id}, "connection": {"id": connection_id}},
+    )
+    return True
+
+
 def applications_page(uow: UnitOfWork, after: int | None, limit: int) -> list[Application]:
     """Up to ``limit`` applications after sequence ``after``, in creation order."""
     return [application for _, application in uow[APPLICATIONS_REPO].list_page(after, limit)]
+
+
+def delete_organization_applications(uow: UnitOfWork, org_code: str) -> list[Application]:
+    """Delete the applications scoped to ``org_code``, in the caller's transaction.
+
+    The organizations service calls this when it deletes the organization: an
+    organization-scoped M2M application reaches nothing once its organization is gone, so
+    it goes too, with what hangs off it (secrets, API authorizations and their scope
+    grants, access roles, connections, callback URLs, property values; the foreign keys
+    cascade). Each one records ``application.deleted`` as ``delete_application`` does, and
+    the Management API refuses its unexpired tokens from the next request
+    (``application_exists``). Returns the deleted applications.
+    """
+    repo = uow[APPLICATIONS_REPO]
+    deleted = repo.organization_applications(org_code)
+    for application in deleted:
+        repo.delete(application.id)
+        uow.record(EventType.APPLICATION_DELETED, {"application": {"id": application.id}})
+    return deleted
 
 
 def application_exists(storage: Storage, application_id: str) -> bool:

@@ -167,6 +167,15 @@ class SqlApplicationRepository:
         )
         return changed > 0
 
+    def connection_applications(self, connection_id: str) -> list[str]:
+        rows = self._s.all(
+            "SELECT ac.application_id FROM application_connections ac "
+            "JOIN applications a ON a.id = ac.application_id WHERE ac.connection_id = ? "
+            "ORDER BY a.seq",
+            (connection_id,),
+        )
+        return [row["application_id"] for row in rows]
+
     def property_values(self, application_id: str) -> dict[str, str]:
         rows = self._s.all(
             "SELECT p.key, v.value FROM application_property_values v "
@@ -178,7 +187,17 @@ class SqlApplicationRepository:
         return {row["key"]: row["value"] for row in rows}
 
     def org_exists(self, org_code: str) -> bool:
-        return self._s.one("SELECT 1 FROM organizations WHERE code = ?", (org_code,)) is not None
+        # FOR SHARE (PostgreSQL): a concurrent DELETE of the organization waits for this
+        # transaction. SQLite needs nothing: a write transaction holds the database lock.
+        lock = " FOR SHARE" if self._s.dialect == "postgres" else ""
+        sql = "SELECT 1 FROM organizations WHERE code = ?" + lock
+        return self._s.one(sql, (org_code,)) is not None
+
+    def organization_applications(self, org_code: str) -> list[Application]:
+        rows = self._s.all(
+            f"SELECT {_COLUMNS} FROM applications WHERE org_code = ? ORDER BY seq", (org_code,)
+        )
+        return [application_from_row(row) for row in rows]
 
     def list_by_name(
         self, after: tuple[str, int] | None, limit: int, descending: bool

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The connection record belongs to ``kindling.resources.connections``; the name stays
+# importable from here for the organization code (and tests) that list enabled ones.
+from kindling.resources.connections.model import Connection as Connection
+
 
 @dataclass(frozen=True)
 class OrganizationSettings:
@@ -66,17 +70,6 @@ class OrganizationLogo:
     type: str
     content_type: str
     created_on: str
-
-
-@dataclass(frozen=True)
-class Connection:
-    """An authentication connection (``conn_<32 hex>``)."""
-
-    id: str
-    name: str
-    strategy: str
-    created_on: str
-    display_name: str | None = None
 
 
 @dataclass(frozen=True)

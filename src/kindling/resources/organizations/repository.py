@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kindling.platform.repository import RepositoryKey
+from kindling.resources.connections.model import Connection
 from kindling.resources.organizations.model import (
-    Connection,
     Organization,
     OrganizationFlagRef,
     OrganizationLogo,

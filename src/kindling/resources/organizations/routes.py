@@ -13,8 +13,9 @@ from kindling.platform.operations import Call, Router
 from kindling.platform.pagination import keyset_page
 from kindling.platform.params import NEXT_TOKEN, PAGE_SIZE, Query
 from kindling.platform.render import compact, paged, success
+from kindling.resources.connections.model import Connection
 from kindling.resources.organizations import service
-from kindling.resources.organizations.model import Connection, Organization, OrganizationLogo
+from kindling.resources.organizations.model import Organization, OrganizationLogo
 
 router = Router("Organizations")
 SORTS = ("name_asc", "name_desc", "email_asc", "email_desc")
@@ -348,12 +349,13 @@ def get_organization_connections(call: Call) -> dict[str, Any]:
     "/organizations/{organization_code}/connections/{connection_id}",
     scope="create:organization_connections",
     operation_id="EnableOrgConnection",
+    no_body=True,
 )
-def enable_org_connection(call: Call) -> dict[str, Any]:
+def enable_org_connection(call: Call) -> None:
+    """The spec's 200 has no body, so none is sent (the SDKs read none)."""
     service.set_connection(
         call.ctx.storage, call.path["organization_code"], call.path["connection_id"], True
     )
-    return success("Connection successfully enabled", "CONNECTION_ENABLED")
 
 
 @router.operation(

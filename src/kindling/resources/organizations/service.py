@@ -29,8 +29,10 @@ from kindling.platform.ids import organization_code
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage, UnitOfWork
 from kindling.platform.validation import optional_bool, optional_text, required_text
+from kindling.resources.applications.service import delete_organization_applications
+from kindling.resources.connections.model import Connection
+from kindling.resources.connections.service import find_connection
 from kindling.resources.organizations.model import (
-    Connection,
     Organization,
     OrganizationLogo,
     OrganizationSettings,
@@ -553,9 +555,22 @@ def update_organization(storage: Storage, clock: Clock, code: str, body: Any) ->
 
 
 def delete_organization(storage: Storage, code: str) -> None:
-    """Delete the organization; memberships, invites, logos and overrides go with it.
+    """Delete the organization; memberships, invites, logos and overrides go with it, and
+    so do its organization-scoped M2M applications.
 
-    Records ``organization.deleted`` only (what goes with it records nothing further).
+    An application created with this ``org_code`` exists only to reach this
+    organization; left behind, its tokens would reach nothing (Kinde's deleteOrganization
+    declares no error for it, so the delete goes ahead rather than being refused). The
+    applications are deleted in the same transaction with their secrets, API
+    authorizations and scope grants, each recording ``application.deleted``; their
+    unexpired tokens stop working at the next Management API call. Then
+    ``organization.deleted`` is recorded; the rest of what goes with the organization
+    records nothing further.
+
+    The organization row is deleted before its applications are looked up: on PostgreSQL
+    that waits for any transaction still creating an application for it (which
+    share-locks the row), so such an application is found and deleted too, or its
+    creation fails with ``ORGANIZATION_NOT_FOUND``.
     """
     with storage.transaction() as uow:
         org = _require(uow, code)
@@ -565,6 +580,7 @@ def delete_organization(storage: Storage, code: str) -> None:
                 Code.CANNOT_DELETE_DEFAULT_ORGANIZATION,
             )
         uow[ORGANIZATIONS_REPO].delete(code)
+        delete_organization_applications(uow, code)
         uow.record(
             EventType.ORGANIZATION_DELETED, {"organization": {"code": org.code, "name": org.name}}
         )
@@ -839,7 +855,7 @@ def set_connection(storage: Storage, code: str, connection_id: str, enabled: boo
     """
     with storage.transaction() as uow:
         _require(uow, code)
-        if uow[ORGANIZATIONS_REPO].get_connection(connection_id) is None:
+        if find_connection(uow, connection_id) is None:
             raise NotFound("Connection not found", Code.CONNECTION_NOT_FOUND)
         if enabled:
             changed = uow[ORGANIZATIONS_REPO].enable_connection(code, connection_id)

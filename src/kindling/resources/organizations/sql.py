@@ -9,8 +9,8 @@ import msgspec
 
 from kindling.platform import keyset
 from kindling.platform.engine import Row, Session
+from kindling.resources.connections.model import Connection
 from kindling.resources.organizations.model import (
-    Connection,
     Organization,
     OrganizationFlagRef,
     OrganizationLogo,

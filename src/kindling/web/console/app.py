@@ -27,9 +27,13 @@ from starlette.staticfiles import StaticFiles
 
 from kindling import __version__
 from kindling.oauth.errors import OAuthError
+from kindling.platform import audit
+from kindling.platform.codes import Code
 from kindling.platform.context import Context
+from kindling.platform.engine import StorageUnavailable
 from kindling.platform.errors import KindlingError, NotFound
 from kindling.platform.operations import Operation
+from kindling.platform.storage import current_request_id
 from kindling.resources.admin import service as admin
 from kindling.web.console import security
 
@@ -51,7 +55,9 @@ NAV = (
     ("organizations", "Organizations", "/admin/organizations"),
     ("roles", "Roles", "/admin/roles"),
     ("permissions", "Permissions", "/admin/permissions"),
+    ("webhooks", "Webhooks", "/admin/webhooks"),
     ("keys", "Signing keys", "/admin/keys"),
+    ("audit", "Audit log", "/admin/audit"),
     ("postman", "Postman", "/admin/postman"),
 )
 
@@ -158,6 +164,41 @@ def _login_redirect(request: Request) -> Response:
     )
 
 
+def console_entry(
+    ctx: Context,
+    action: str,
+    actor_id: str | None,
+    ip: str | None,
+    code: str | None = None,
+) -> audit.AuditEntry:
+    """An audit row of the console (``console.<page handler>``, sign-in and sign-out):
+    the console user, the address, and the error code of a refused action."""
+    return audit.AuditEntry(
+        occurred_at=int(ctx.clock.now() * 1000),
+        actor_type=audit.CONSOLE_USER,
+        actor_id=actor_id or None,
+        action=action,
+        result=audit.FAILURE if code else audit.SUCCESS,
+        ip=ip,
+        request_id=current_request_id.get(),
+        error_code=code,
+    )
+
+
+async def _audit_post(
+    ctx: Context, recorded: audit.RequestAudit, handler: PageHandler, code: str | None
+) -> None:
+    """Record a console form that wrote no audit row of its own: a refused one (``code``)
+    or one that recorded no event (a test token, say), in a transaction of its own."""
+    if code is None and recorded.written:
+        return
+    entry = console_entry(ctx, f"console.{handler.__name__}", recorded.actor_id, recorded.ip, code)
+    try:
+        await run_in_threadpool(ctx.storage.audit.record, entry)
+    except audit.AuditUnavailable:
+        pass  # logged by the writer; the form's own answer stands
+
+
 def page_endpoint(
     ctx: Context,
     issuer: str,
@@ -196,6 +237,9 @@ def page_endpoint(
                     "The form's security token is missing or out of date. "
                     "Reload the page and try again.",
                 )
+        # The console user is known: this request's audit rows name them (platform.audit).
+        client_ip = request.client.host if request.client else None
+        recorded = audit.begin(audit.CONSOLE_USER, session.username, client_ip, handler.__name__)
         flash = Flash.decode(session.flash)
         if flash is not None and request.method != "POST":
             await run_in_threadpool(admin.set_flash, ctx.storage, session.token_hash, None)
@@ -213,10 +257,20 @@ def page_endpoint(
             operations=operations,
         )
         try:
-            return await run_in_threadpool(handler, page)
+            answer = await run_in_threadpool(handler, page)
+            if request.method == "POST":
+                await _audit_post(ctx, recorded, handler, None)
+            return answer
+        except audit.AuditUnavailable as exc:
+            # Fail closed: the change was rolled back with its audit row.
+            return error_page(503, "Not saved", exc.message)
+        except StorageUnavailable:
+            raise  # a 503 page (the console's handler), not a form error
         except (KindlingError, OAuthError) as exc:
             message = exc.message if isinstance(exc, KindlingError) else exc.description
             if request.method == "POST":
+                code = exc.code if isinstance(exc, KindlingError) else exc.error
+                await _audit_post(ctx, recorded, handler, code)
                 back = security.back_path(request.headers, request, issuer, "/admin/")
                 await run_in_threadpool(
                     admin.set_flash,
@@ -254,6 +308,12 @@ async def _sign_in_page(
     return response
 
 
+def _attempted(username: str) -> str:
+    """The username a refused sign-in named, as the console compares it (the password
+    is never recorded)."""
+    return username.strip().lower()[: admin.USERNAME_MAX]
+
+
 def login_endpoint(ctx: Context, issuer: str) -> Callable[[Request], Awaitable[Response]]:
     async def login(request: Request) -> Response:
         if request.method != "POST":
@@ -284,7 +344,7 @@ def login_endpoint(ctx: Context, issuer: str) -> Callable[[Request], Awaitable[R
             )
         client_ip = request.client.host if request.client else "unknown"
         try:
-            session_token, _ = await run_in_threadpool(
+            session_token, view = await run_in_threadpool(
                 admin.sign_in,
                 ctx.storage,
                 ctx.clock,
@@ -293,6 +353,15 @@ def login_endpoint(ctx: Context, issuer: str) -> Callable[[Request], Awaitable[R
                 client_ip,
             )
         except admin.SignInThrottled as exc:
+            ctx.storage.audit.refusal(
+                console_entry(
+                    ctx,
+                    audit.CONSOLE_SIGN_IN_FAILED,
+                    _attempted(field_value("username")),
+                    client_ip,
+                    Code.TOO_MANY_REQUESTS,
+                )
+            )
             minutes = max(1, (exc.retry_after + 59) // 60)
             limited = error_page(
                 429,
@@ -302,7 +371,27 @@ def login_endpoint(ctx: Context, issuer: str) -> Callable[[Request], Awaitable[R
             limited.headers["Retry-After"] = str(exc.retry_after)
             return limited
         except admin.SignInFailed as exc:
+            # Batched and coalesced per second (platform.audit): a password-guessing run
+            # cannot flood the database.
+            ctx.storage.audit.refusal(
+                console_entry(
+                    ctx,
+                    audit.CONSOLE_SIGN_IN_FAILED,
+                    _attempted(field_value("username")),
+                    client_ip,
+                    Code.SIGN_IN_FAILED,
+                )
+            )
             return await _sign_in_page(request, issuer, exc.message, 401)
+        try:
+            await run_in_threadpool(
+                ctx.storage.audit.record,
+                console_entry(ctx, audit.CONSOLE_SIGNED_IN, view.username, client_ip),
+            )
+        except audit.AuditUnavailable as exc:
+            # Fail closed: no session without its audit row.
+            await run_in_threadpool(admin.sign_out, ctx.storage, view.token_hash)
+            return error_page(503, "Not signed in", exc.message)
         response = RedirectResponse(
             security.safe_next(field_value("next")),
             status_code=303,
@@ -342,6 +431,18 @@ def logout_endpoint(ctx: Context, issuer: str) -> Callable[[Request], Awaitable[
             ):
                 return error_page(403, "Request refused", "Reload the page and try again.")
             await run_in_threadpool(admin.sign_out, ctx.storage, session.token_hash)
+            try:
+                await run_in_threadpool(
+                    ctx.storage.audit.record,
+                    console_entry(
+                        ctx,
+                        audit.CONSOLE_SIGNED_OUT,
+                        session.username,
+                        request.client.host if request.client else None,
+                    ),
+                )
+            except audit.AuditUnavailable:
+                pass  # logged by the writer; signing out is never refused
         response = RedirectResponse(
             "/admin/login?signed_out=1", status_code=303, headers=security.page_headers()
         )
@@ -382,4 +483,22 @@ def build_console(
         methods = (["GET"] if get else []) + (["POST"] if post else [])
         endpoint = page_endpoint(ctx, issuer, get, post, operations)
         table.append(Route(path, endpoint, methods=methods))
-    return Starlette(routes=table, exception_handlers={404: not_found, HTTPException: http_error})
+
+    async def storage_unavailable(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StorageUnavailable)
+        page = error_page(
+            503,
+            "Temporarily unavailable",
+            f"The database is not answering. Try again in {exc.retry_after} seconds.",
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+
+    return Starlette(
+        routes=table,
+        exception_handlers={
+            404: not_found,
+            HTTPException: http_error,
+            StorageUnavailable: storage_unavailable,
+        },
+    )

@@ -15,6 +15,7 @@ from kindling.clock import isoformat
 from kindling.platform.codes import Code
 from kindling.platform.errors import NotFound, ValidationError
 from kindling.platform.pagination import parse_page_size
+from kindling.platform.signing import DEFAULT_PUBLISH_DELAY, MAX_PUBLISH_DELAY
 from kindling.resources.admin import service as admin
 from kindling.resources.apis import service as apis
 from kindling.resources.applications import service as applications
@@ -23,9 +24,12 @@ from kindling.resources.organizations import service as organizations
 from kindling.resources.organizations.members import service as memberships
 from kindling.resources.permissions import service as permissions
 from kindling.resources.roles import service as roles
+from kindling.resources.signing_keys import service as signing_keys
 from kindling.resources.users import service as users
 from kindling.web import postman
 from kindling.web.console.app import Page, PageHandler
+from kindling.web.console.audit import ROUTES as AUDIT_ROUTES
+from kindling.web.console.webhooks import ROUTES as WEBHOOK_ROUTES
 from kindling.web.openapi import build_document
 
 PAGE_SIZE = 20
@@ -546,14 +550,44 @@ def permission_delete(page: Page) -> Response:
 
 
 def keys_list(page: Page) -> Response:
+    """Every key with its state now; Rotate (publish-before-sign) and per-key Revoke."""
+    keys = [signing_keys.key_data(state) for state in signing_keys.list_keys(page.ctx)]
     return page.render(
-        "keys.html", "keys", "Signing keys", keys=admin.signing_keys(page.ctx.storage)
+        "keys.html",
+        "keys",
+        "Signing keys",
+        keys=keys,
+        pending=any(k["state"] == "next" for k in keys),
+        default_delay=DEFAULT_PUBLISH_DELAY,
+        max_delay=MAX_PUBLISH_DELAY,
     )
 
 
 def keys_rotate(page: Page) -> Response:
-    kid = page.ctx.keyring.rotate()
-    return page.redirect("/admin/keys", f"Tokens are now signed with the new key {kid}.")
+    text = page.value("publish_delay")
+    delay: object = None
+    if text:
+        try:
+            delay = int(text)
+        except ValueError:
+            delay = text  # refused by the service with its code
+    rotation = signing_keys.rotate_keys(page.ctx, delay)
+    key = signing_keys.key_data(rotation.key)
+    return page.redirect(
+        "/admin/keys",
+        f"The key {key['kid']} is published now and signs from {key['activates_on']}.",
+    )
+
+
+def keys_revoke(page: Page) -> Response:
+    kid = page.path_params["kid"]
+    revocation = signing_keys.revoke_key(page.ctx, kid)
+    if revocation is None:
+        return page.redirect("/admin/keys", f"The key {kid} was already revoked.")
+    message = f"Revoked the key {kid}: it left the JWKS and its tokens are refused."
+    if revocation.replacement is not None:
+        message += f" Tokens are now signed with {revocation.replacement.key.kid}."
+    return page.redirect("/admin/keys", message)
 
 
 def postman_page(page: Page) -> Response:
@@ -620,7 +654,10 @@ ROUTES: list[tuple[str, PageHandler | None, PageHandler | None]] = [
     ("/permissions/{permission_id}/delete", None, permission_delete),
     ("/keys", keys_list, None),
     ("/keys/rotate", None, keys_rotate),
+    ("/keys/{kid}/revoke", None, keys_revoke),
     ("/postman", postman_page, None),
     ("/postman/collection.json", postman_collection, None),
     ("/postman/environment.json", postman_environment, None),
+    *WEBHOOK_ROUTES,
+    *AUDIT_ROUTES,
 ]

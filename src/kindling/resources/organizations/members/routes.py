@@ -248,6 +248,7 @@ def _api_scope(call: Call, granted: bool) -> None:
     API_SCOPE,
     scope="create:organization_user_api_scopes",
     operation_id="addOrganizationUserAPIScope",
+    no_body=True,
 )
 def add_organization_user_api_scope(call: Call) -> None:
     _api_scope(call, granted=True)
@@ -258,6 +259,7 @@ def add_organization_user_api_scope(call: Call) -> None:
     API_SCOPE,
     scope="delete:organization_user_api_scopes",
     operation_id="deleteOrganizationUserAPIScope",
+    no_body=True,
 )
 def delete_organization_user_api_scope(call: Call) -> None:
     _api_scope(call, granted=False)
