@@ -1,0 +1,466 @@
+"""Rate limits on the token endpoint and the Management API: a request-pipeline hook.
+
+RFC 6749 §2.3.1 requires an authorization server to protect password-style client
+authentication against brute force; Kinde throttles both its token endpoint and its
+Management API and answers 429 with ``RateLimit-Reset`` (docs: "API rate limits"),
+without publishing numbers. Auth0 publishes its (A9 in the design notes); the defaults
+(``kindling.config``) and why they are what they are are in docs/security.md.
+
+``RateLimitHook.before`` runs in ``kindling.web.pipeline`` ahead of every entry point:
+
+* ``POST /oauth2/token`` (and the other endpoints that take a client secret,
+  ``CLIENT_AUTH_PATHS``: introspection and revocation share the budgets, or they would
+  be a way around them): refused while the peer address, or the client id the request
+  names, has used up its budget of *failed* client authentications (401
+  ``invalid_client``), even with the right secret, which is what stops guessing; then
+  one request is counted against the address and one against the client id. The
+  client id comes from the ``Authorization: Basic`` header or the form body
+  (``client_secret_post``), which the pipeline reads ahead for hooks. ``after`` counts
+  each 401 against both failure budgets.
+* ``/api/v1`` and ``/kindling/v1``: one request is counted against the application
+  whose bearer token it carries. The hook verifies the token itself, with the same
+  ``authenticate_bearer`` as the Management API, and remembers tokens it has verified
+  until they expire, so a client pays one RS256 verification per token, not per request.
+  A key taken from an unverified token would let anyone who knows a client id (it is in
+  every token) spend that application's budget, so a request without a valid token
+  is counted against its peer address instead.
+
+A request over a limit is answered 429 with ``Retry-After`` (RFC 9110 §10.2.3) and
+``RateLimit-Reset`` (Kinde's header), both in whole seconds: on the token endpoint in
+the OAuth error shape, ``{"error": "too_many_requests", "error_description": ...}``
+(RFC 6749 §5.2 defines no code for throttling; RFC 8628's ``slow_down`` belongs to the
+device flow's polling and would tell a client_credentials client nothing it knows how
+to handle), elsewhere in Kinde's ``error_response`` with ``TOO_MANY_REQUESTS``.
+
+Counting uses the ``limits`` library's moving window: a limit of N per period admits
+at most N requests in *any* period-long span (a fixed window admits 2N across a
+boundary), and the reset time is exact: when the oldest counted request leaves the
+window. In process by default; in Redis when ``KINDLING_REDIS_URL`` is set, so every
+worker and instance shares the counters (keys are prefixed with a digest of the
+issuer). If Redis cannot be reached the hook logs one warning, counts in process, and
+tries Redis again after ``REDIS_RETRY`` seconds; a request never fails because of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from kindling.config import Settings
+from kindling.oauth.bearer import LEEWAY, BearerError, authenticate_bearer
+from kindling.oauth.errors import OAuthError
+from kindling.oauth.requests import parse_basic
+from kindling.platform.codes import Code
+from kindling.platform.context import Context
+from kindling.resources.apis.service import management_audience
+from kindling.web.pipeline import CLIENT_AUTH_PATHS, HookResponse, RequestInfo
+
+__all__ = [
+    "Counters",
+    "Policy",
+    "RateLimitHook",
+    "RateLimitSettingsError",
+    "rate_limit_hook",
+    "token_client_id",
+]
+
+log = logging.getLogger("kindling.ratelimit")
+
+#: Seconds between attempts to reach Redis again after it failed.
+REDIS_RETRY = 30.0
+#: Redis answers on a healthy network in well under a millisecond; a request waits no
+#: longer than this (seconds) for a Redis that stopped answering.
+REDIS_TIMEOUT = 0.25
+#: Verified bearer tokens remembered per process (a token is ~1-10 kB).
+TOKEN_CACHE = 4096
+#: Longer client ids are keyed by their SHA-256 (Kindling's are 32 hex characters).
+MAX_KEY = 128
+
+Limits = tuple[RateLimitItem, ...]
+
+
+class RateLimitSettingsError(ValueError):
+    """A ``KINDLING_RATE_LIMIT_*`` value is not in the ``limits`` syntax."""
+
+
+def _parse(name: str, text: str) -> Limits:
+    """``"50/second;1000/minute"`` (``limits`` syntax, ``;`` or ``,`` between) or ``off``."""
+    if text.strip().lower() in ("off", "none"):
+        return ()
+    try:
+        return tuple(parse_many(text))
+    except ValueError:
+        raise RateLimitSettingsError(
+            f"{name} must be rate limits such as 50/second or 10/minute;1000/hour, "
+            f"or off, not {text!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The parsed limits of every bucket (see ``kindling.config`` for the variables)."""
+
+    token: Limits
+    token_ip: Limits
+    token_failures: Limits
+    token_failures_ip: Limits
+    api: Limits
+    api_anonymous: Limits
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policy:
+        """Parse every bucket; a bad one raises ``RateLimitSettingsError`` naming its variable."""
+        return cls(
+            token=_parse("KINDLING_RATE_LIMIT_TOKEN", settings.rate_limit_token),
+            token_ip=_parse("KINDLING_RATE_LIMIT_TOKEN_IP", settings.rate_limit_token_ip),
+            token_failures=_parse(
+                "KINDLING_RATE_LIMIT_TOKEN_FAILURES", settings.rate_limit_token_failures
+            ),
+            token_failures_ip=_parse(
+                "KINDLING_RATE_LIMIT_TOKEN_FAILURES_IP", settings.rate_limit_token_failures_ip
+            ),
+            api=_parse("KINDLING_RATE_LIMIT_API", settings.rate_limit_api),
+            api_anonymous=_parse(
+                "KINDLING_RATE_LIMIT_API_ANONYMOUS", settings.rate_limit_api_anonymous
+            ),
+        )
+
+
+class Counters:
+    """Moving-window counters: in Redis when configured, else (and while it is down) here.
+
+    The in-process counters are the synchronous ``limits`` memory storage, called
+    directly on the event loop: a hit costs a few microseconds and no I/O (the
+    library's asyncio memory storage hops to a thread per key on every expiry pass,
+    about 30 µs a hit).
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        key_prefix: str = "kindling",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._memory = MovingWindowRateLimiter(MemoryStorage())
+        self._redis: AsyncMovingWindow | None = None
+        self._clock = clock
+        self._down_until = 0.0
+        self._down = False
+        if redis_url:
+            url = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+            storage = RedisStorage(
+                url,
+                implementation="redispy",
+                key_prefix=key_prefix,
+                wrap_exceptions=True,
+                socket_connect_timeout=REDIS_TIMEOUT,
+                socket_timeout=REDIS_TIMEOUT,
+            )
+            self._redis = AsyncMovingWindow(storage)
+
+    @property
+    def shared(self) -> bool:
+        """True while the counters are in Redis (configured and reachable)."""
+        return self._redis is not None and not self._down
+
+    def _remote(self) -> AsyncMovingWindow | None:
+        if self._redis is None or (self._down and self._clock() < self._down_until):
+            return None
+        return self._redis
+
+    def _failed(self, exc: BaseException) -> None:
+        self._down_until = self._clock() + REDIS_RETRY
+        if not self._down:
+            self._down = True
+            log.warning(
+                "Redis is unreachable (%s): counting rate limits in this process "
+                "until it answers again (retried every %.0f s)",
+                type(exc).__name__,
+                REDIS_RETRY,
+            )
+
+    def _answered(self) -> None:
+        if self._down:
+            self._down = False
+            log.warning("Redis answers again: rate limits are counted in Redis")
+
+    async def hit(self, item: RateLimitItem, *key: str) -> bool:
+        """Count one request; False (and nothing counted) when ``item`` is used up."""
+        remote = self._remote()
+        if remote is not None:
+            try:
+                ok = await remote.hit(item, *key)
+            except Exception as exc:  # never fail a request for the counters
+                self._failed(exc)
+            else:
+                self._answered()
+                return ok
+        return self._memory.hit(item, *key)
+
+    async def test(self, item: RateLimitItem, *key: str) -> bool:
+        """True while ``item`` has room for one more request (nothing counted)."""
+        remote = self._remote()
+        if remote is not None:
+            try:
+                ok = await remote.test(item, *key)
+            except Exception as exc:
+                self._failed(exc)
+            else:
+                self._answered()
+                return ok
+        return self._memory.test(item, *key)
+
+    async def retry_after(self, item: RateLimitItem, *key: str) -> int:
+        """Whole seconds until ``item`` has room again (at least 1)."""
+        reset: float | None = None
+        remote = self._remote()
+        if remote is not None:
+            try:
+                reset = (await remote.get_window_stats(item, *key)).reset_time
+            except Exception as exc:
+                self._failed(exc)
+        if reset is None:
+            reset = self._memory.get_window_stats(item, *key).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+
+def _client_key(client_id: str) -> str:
+    if len(client_id) <= MAX_KEY:
+        return client_id
+    return "sha256:" + hashlib.sha256(client_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _address_key(ip: str | None) -> str:
+    """The peer address; an IPv6 one by its /64, which one subscriber usually holds whole."""
+    if ip is None:
+        return "unknown"
+    if ":" not in ip:
+        return ip
+    try:
+        address = ipaddress.IPv6Address(ip)
+    except ValueError:
+        return ip
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
+
+
+def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def token_client_id(headers: Sequence[tuple[bytes, bytes]], body: bytes | None) -> str | None:
+    """The client id a token request names: Basic credentials first, else the form's.
+
+    Decoded as the token endpoint decodes them (RFC 6749 §2.3.1 and Appendix B); a
+    malformed value names no client (the endpoint refuses it and its 401 still counts
+    against the peer address). The first ``client_id`` in the body wins: a repeated one
+    is refused by the endpoint as ``invalid_request``, which authenticates nobody.
+    """
+    authorization = _header(headers, b"authorization")
+    if authorization is not None:
+        try:
+            basic = parse_basic(authorization, "kindling")
+        except OAuthError:
+            basic = None
+        if basic is not None:
+            return basic.client_id or None
+    if not body:
+        return None
+    start = 0
+    while True:
+        found = body.find(b"client_id=", start)
+        if found < 0:
+            return None
+        if found == 0 or body[found - 1 : found] == b"&":
+            end = body.find(b"&", found)
+            raw = body[found + 10 : end if end >= 0 else len(body)]
+            try:
+                value = unquote_plus(raw.decode("utf-8"), errors="strict")
+            except UnicodeDecodeError:
+                return None
+            return value or None
+        start = found + 1
+
+
+class _VerifiedTokens:
+    """The application of each bearer token this process verified, until the token expires."""
+
+    def __init__(self, verify: Callable[[str, float], tuple[str, float]]) -> None:
+        self._verify = verify
+        self._known: dict[str, tuple[str, float]] = {}
+
+    def client_id(self, authorization: str | None, now: float) -> str | None:
+        """The verified token's ``azp``, or None (no token, or one the API would refuse)."""
+        if not authorization:
+            return None
+        known = self._known.get(authorization)
+        if known is not None:
+            if known[1] + LEEWAY >= now:
+                return known[0]
+            del self._known[authorization]
+            return None
+        try:
+            client_id, expires = self._verify(authorization, now)
+        except BearerError:
+            return None
+        if len(self._known) >= TOKEN_CACHE:
+            del self._known[next(iter(self._known))]
+        self._known[authorization] = (client_id, expires)
+        return client_id
+
+
+class RateLimitHook:
+    """The ``PipelineHook`` that applies a ``Policy`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        counters: Counters,
+        verify: Callable[[str, float], tuple[str, float]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy
+        self.counters = counters
+        self._tokens = _VerifiedTokens(verify)
+        self._clock = clock
+        self._pending: set[asyncio.Task[None]] = set()
+        self._logged: dict[tuple[str, str], float] = {}
+
+    async def before(self, request: RequestInfo) -> HookResponse | None:
+        if request.method == "POST" and request.path in CLIENT_AUTH_PATHS:
+            return await self._token(request)
+        if request.entry_point in ("management", "kindling"):
+            return await self._api(request)
+        return None
+
+    def after(self, request: RequestInfo, status: int, duration: float) -> None:
+        if status == 401 and request.method == "POST" and request.path in CLIENT_AUTH_PATHS:
+            task = asyncio.get_running_loop().create_task(self._failed_authentication(request))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _token(self, request: RequestInfo) -> HookResponse | None:
+        policy = self.policy
+        address = _address_key(request.client_ip)
+        client = token_client_id(request.headers, request.body)
+        client_key = None if client is None else _client_key(client)
+        for item in policy.token_failures_ip:
+            if not await self.counters.test(item, "token-failures-ip", address):
+                return await self._refuse_token(item, "token-failures-ip", address)
+        if client_key is not None:
+            for item in policy.token_failures:
+                if not await self.counters.test(item, "token-failures", client_key):
+                    return await self._refuse_token(item, "token-failures", client_key)
+        for item in policy.token_ip:
+            if not await self.counters.hit(item, "token-ip", address):
+                return await self._refuse_token(item, "token-ip", address)
+        if client_key is not None:
+            for item in policy.token:
+                if not await self.counters.hit(item, "token", client_key):
+                    return await self._refuse_token(item, "token", client_key)
+        return None
+
+    async def _failed_authentication(self, request: RequestInfo) -> None:
+        address = _address_key(request.client_ip)
+        for item in self.policy.token_failures_ip:
+            await self.counters.hit(item, "token-failures-ip", address)
+        client = token_client_id(request.headers, request.body)
+        if client is not None:
+            key = _client_key(client)
+            for item in self.policy.token_failures:
+                await self.counters.hit(item, "token-failures", key)
+
+    async def _api(self, request: RequestInfo) -> HookResponse | None:
+        authorization = _header(request.headers, b"authorization")
+        client = self._tokens.client_id(authorization, self._clock())
+        if client is not None:
+            bucket, key, limits = "api", _client_key(client), self.policy.api
+        else:
+            bucket, key = "api-anonymous", _address_key(request.client_ip)
+            limits = self.policy.api_anonymous
+        for item in limits:
+            if not await self.counters.hit(item, bucket, key):
+                seconds = await self._refused(item, bucket, key)
+                return HookResponse.json(
+                    429,
+                    {
+                        "errors": [
+                            {
+                                "code": Code.TOO_MANY_REQUESTS,
+                                "message": f"Too many requests; retry in {seconds} s",
+                            }
+                        ]
+                    },
+                    _retry_headers(seconds),
+                )
+        return None
+
+    async def _refuse_token(self, item: RateLimitItem, bucket: str, key: str) -> HookResponse:
+        seconds = await self._refused(item, bucket, key)
+        if bucket.startswith("token-failures"):
+            description = "too many failed client authentications; retry later"
+        else:
+            description = "too many requests; retry later"
+        headers = _retry_headers(seconds)
+        headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
+        return HookResponse.json(
+            429, {"error": "too_many_requests", "error_description": description}, headers
+        )
+
+    async def _refused(self, item: RateLimitItem, bucket: str, key: str) -> int:
+        """Seconds until ``item`` has room; logs the first refusal of each window."""
+        seconds = await self.counters.retry_after(item, bucket, key)
+        now = time.monotonic()
+        if self._logged.get((bucket, key), 0.0) <= now:
+            if len(self._logged) > 10_000:
+                self._logged.clear()
+            self._logged[(bucket, key)] = now + seconds
+            log.warning("rate limit %s reached for %s (%s); refusing with 429", bucket, key, item)
+        return seconds
+
+
+def _retry_headers(seconds: int) -> dict[str, str]:
+    return {"Retry-After": str(seconds), "RateLimit-Reset": str(seconds)}
+
+
+def _bearer_verifier(ctx: Context) -> Callable[[str, float], tuple[str, float]]:
+    issuer = ctx.issuer()
+    audience = management_audience(issuer)
+
+    def verify(authorization: str, now: float) -> tuple[str, float]:
+        principal = authenticate_bearer(
+            authorization, ctx.keyring.public_key, issuer, audience, now
+        )
+        expires: Any = principal.claims.get("exp")
+        return principal.client_id, float(expires)
+
+    return verify
+
+
+def rate_limit_hook(ctx: Context) -> RateLimitHook:
+    """The hook for ``ctx``'s settings (``Policy.from_settings`` raises on a bad limit)."""
+    settings = ctx.settings
+    prefix = "kindling:" + hashlib.sha256(ctx.issuer().encode("utf-8")).hexdigest()[:16]
+    return RateLimitHook(
+        Policy.from_settings(settings),
+        Counters(settings.redis_url, prefix),
+        _bearer_verifier(ctx),
+    )
