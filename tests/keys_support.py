@@ -23,7 +23,14 @@ from kindling.config import Settings
 from kindling.context import build_context
 from kindling.platform.context import Context
 from tests.conftest import require_postgres
-from tests.support import KindlingServer, create_pg_schema, drop_pg_schema, free_port
+from tests.support import (
+    KindlingServer,
+    create_pg_schema,
+    descendants,
+    drop_pg_schema,
+    free_port,
+    start_time,
+)
 
 INTROSPECT = "/oauth2/introspect"
 REVOKE = "/oauth2/revoke"
@@ -57,12 +64,12 @@ def running_server(
         if workers > 1:
             _wait_for_startups(server, workers)
         assert server.process is not None
-        started = {pid: _start_time(pid) for pid in descendants(server.process.pid)}
+        started = {pid: start_time(pid) for pid in descendants(server.process.pid)}
         yield server
     finally:
         server.stop()
-        for pid, start_time in started.items():
-            if start_time is not None and _start_time(pid) == start_time:
+        for pid, began in started.items():
+            if began is not None and start_time(pid) == began:
                 os.kill(pid, signal.SIGKILL)
         if schema:
             drop_pg_schema(schema)
@@ -80,34 +87,6 @@ def _wait_for_startups(server: KindlingServer, count: int, timeout: float = 60.0
         assert server.process is not None and server.process.poll() is None, server.output
         assert time.monotonic() < deadline, "workers did not start:\n" + server.output
         time.sleep(0.05)
-
-
-def descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
 @contextmanager
@@ -170,3 +149,23 @@ def app_token(server: KindlingServer, app: dict[str, Any], scopes: list[str] | N
     return server.token(
         scopes=scopes, client_id=app["client_id"], client_secret=app["client_secret"]
     )
+
+
+def credentials(app: dict[str, Any]) -> tuple[str, str]:
+    return app["client_id"], app["client_secret"]
+
+
+def post_as_client(
+    server: KindlingServer,
+    path: str,
+    app: dict[str, Any],
+    token: str,
+    basic: bool = True,
+    **extra: str,
+) -> httpx.Response:
+    """POST ``token`` to an RFC 7662/7009 endpoint, authenticated as ``app`` with HTTP Basic
+    or with ``client_id``/``client_secret`` in the form (RFC 6749 §2.3.1)."""
+    if basic:
+        return post_form(server, path, {"token": token, **extra}, auth=credentials(app))
+    form = {"token": token, "client_id": app["client_id"], "client_secret": app["client_secret"]}
+    return post_form(server, path, {**form, **extra})

@@ -277,3 +277,33 @@ def error_code(resp: httpx.Response, status: int | None = None, code: str | None
     if code is not None:
         assert item["code"] == code, body
     return str(item["code"])
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` (a server's worker processes), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def start_time(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot), or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]

@@ -25,7 +25,9 @@ from tests.keys_support import (
     app_token,
     bearer_get,
     claims_for,
+    credentials,
     new_app,
+    post_as_client,
     post_form,
     running_server,
     server_context,
@@ -59,17 +61,10 @@ def other_app(server: KindlingServer) -> dict[str, Any]:
     return new_app(server)
 
 
-def credentials(app: dict[str, Any]) -> tuple[str, str]:
-    return app["client_id"], app["client_secret"]
-
-
 def introspect_as(
     server: KindlingServer, app: dict[str, Any], token: str, basic: bool = True, **extra: str
 ) -> httpx.Response:
-    if basic:
-        return post_form(server, INTROSPECT, {"token": token, **extra}, auth=credentials(app))
-    form = {"token": token, "client_id": app["client_id"], "client_secret": app["client_secret"]}
-    return post_form(server, INTROSPECT, {**form, **extra})
+    return post_as_client(server, INTROSPECT, app, token, basic, **extra)
 
 
 def introspect_with_bearer(server: KindlingServer, bearer: str, token: str) -> httpx.Response:

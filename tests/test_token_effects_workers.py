@@ -29,7 +29,14 @@ import jwt
 import pytest
 
 from tests.conftest import require_postgres
-from tests.support import KindlingServer, create_pg_schema, drop_pg_schema, free_port
+from tests.support import (
+    KindlingServer,
+    create_pg_schema,
+    descendants,
+    drop_pg_schema,
+    free_port,
+    start_time,
+)
 
 WORKERS = 2
 MIN_REQUESTS = 20
@@ -45,34 +52,6 @@ class Answer:
 
 
 # --- which process answered ------------------------------------------------------------
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def _server_socket_inode(server_port: int, client_port: int) -> str | None:
@@ -114,7 +93,7 @@ def answering_worker(server: KindlingServer, connection: http.client.HTTPConnect
     inode = _server_socket_inode(server.port, client_port)
     assert inode is not None, f"no server socket for client port {client_port}"
     assert server.process is not None
-    owner = _owner(_descendants(server.process.pid), inode)
+    owner = _owner(descendants(server.process.pid), inode)
     assert owner is not None, f"no worker holds socket {inode}"
     return owner
 
@@ -153,14 +132,14 @@ def workers(
         server.start()
         assert server.process is not None
         _wait_for_workers(server)
-        started = {pid: _start_time(pid) for pid in _descendants(server.process.pid)}
+        started = {pid: start_time(pid) for pid in descendants(server.process.pid)}
         yield server
     finally:
         server.stop()
         # If the supervisor had to be killed, end the processes it started (same pid and
         # start time, so never a process that merely reused the pid).
-        for pid, start_time in started.items():
-            if start_time is not None and _start_time(pid) == start_time:
+        for pid, began in started.items():
+            if began is not None and start_time(pid) == began:
                 os.kill(pid, signal.SIGKILL)
         if schema:
             drop_pg_schema(schema)
@@ -313,7 +292,7 @@ def authorized_app(server: KindlingServer) -> tuple[dict[str, str], str]:
 def server_workers(server: KindlingServer) -> set[int]:
     """The worker processes: the supervisor's descendants that answer on the port."""
     assert server.process is not None
-    return {pid for pid in _descendants(server.process.pid) if _listens(pid, server.port)}
+    return {pid for pid in descendants(server.process.pid) if _listens(pid, server.port)}
 
 
 def _listens(pid: int, port: int) -> bool:
