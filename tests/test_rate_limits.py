@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,10 +23,12 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import jwt
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -157,6 +161,78 @@ def test_failed_authentication_locks_the_client_out_even_with_the_right_secret(
         assert_token_429(token_request(http, limited, victim, victim_secret, basic=True), 60)
         # Another client from the same address is not locked out.
         assert token_request(http, limited, bystander, bystander_secret).status_code == 200
+
+
+def audit_rows(server: KindlingServer, statement: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows of the server's audit table, read from its database as an operator would."""
+    if server.database_url:
+        with psycopg.connect(server.database_url, autocommit=True) as conn:
+            return list(conn.execute(statement.replace("?", "%s"), params).fetchall())
+    conn = sqlite3.connect(server.data_dir / "kindling.db", timeout=10)
+    try:
+        return list(conn.execute(statement, params).fetchall())
+    finally:
+        conn.close()
+
+
+def refusal_rows(server: KindlingServer, actor: str) -> dict[tuple[str, str], tuple[int, Any]]:
+    """{(action, error code): (summed count, details of one row)} of ``actor``'s refusals."""
+    rows = audit_rows(
+        server, "SELECT action, error_code, count, details FROM audit WHERE actor_id = ?", (actor,)
+    )
+    found: dict[tuple[str, str], tuple[int, Any]] = {}
+    for action, code, count, details in rows:
+        total = found.get((action, code), (0, None))[0] + int(count)
+        found[(action, code)] = (total, json.loads(details))
+    return found
+
+
+def test_brute_force_leaves_audit_rows_for_its_401s_and_429s(limited: KindlingServer) -> None:
+    """A12 case 22: guessing a secret is refused (401, then 429 once the failure budget is
+    spent) and every refusal is audited, coalesced with a count: on the token endpoint
+    and on introspection and revocation, which share the budgets. No guess is stored."""
+    victim, victim_secret = new_app(limited)
+    prober, _ = new_app(limited)
+    guesses = [f"guess-{uuid.uuid4().hex}" for _ in range(3)]
+    with limited.client() as http:
+        for guess in guesses:
+            assert token_request(http, limited, victim, guess).status_code == 401
+        for _ in range(3):
+            assert_token_429(token_request(http, limited, victim, "guess-again"), 60)
+        assert_token_429(token_request(http, limited, victim, victim_secret), 60)
+        locked = {"token": "t", "client_id": victim, "client_secret": victim_secret}
+        assert http.post("/oauth2/introspect", data=locked).status_code == 429
+        wrong = {"token": "t", "client_id": prober, "client_secret": guesses[0]}
+        assert http.post("/oauth2/introspect", data=wrong).status_code == 401
+        assert http.post("/oauth2/revoke", data=wrong).status_code == 401
+
+    expected = {
+        ("token.refused", "invalid_client"): 3,
+        ("token.refused", "too_many_requests"): 4,
+        ("token.introspection_refused", "too_many_requests"): 1,
+    }
+
+    def settled() -> dict[tuple[str, str], tuple[int, Any]] | None:
+        rows = refusal_rows(limited, victim)
+        return rows if {k: v[0] for k, v in rows.items()} == expected else None
+
+    deadline = time.monotonic() + 10
+    rows = settled()
+    while rows is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        rows = settled()
+    assert rows is not None, refusal_rows(limited, victim)
+    assert rows[("token.refused", "too_many_requests")][1]["limit"] == "token-failures"
+    deadline = time.monotonic() + 10
+    while len(refusal_rows(limited, prober)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert {k: v[0] for k, v in refusal_rows(limited, prober).items()} == {
+        ("token.introspection_refused", "invalid_client"): 1,
+        ("token.revocation_refused", "invalid_client"): 1,
+    }
+    stored = repr(audit_rows(limited, "SELECT * FROM audit WHERE result = 'failure'", ()))
+    for secret in (*guesses, victim_secret):
+        assert secret not in stored
 
 
 def forged_token(client_id: str, audience: str, issuer: str) -> str:

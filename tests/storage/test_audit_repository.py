@@ -8,6 +8,7 @@ searches by them.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -279,7 +280,11 @@ def test_queued_rows_are_written_by_the_background_thread(storage: Storage) -> N
             time.sleep(0.02)
         rows = _search(storage, actor=actor)
         assert len(rows) == 3
-        assert rows[0].details == {"audiences": ["https://a"], "scopes": ["read:x"]}
+        assert rows[0].details == {
+            "audiences": ["https://a"],
+            "scope_count": 1,
+            "scope_sha256": hashlib.sha256(b"read:x").hexdigest(),
+        }
     finally:
         writer.close()
 

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from kindling.config import Settings
 from kindling.oauth.bearer import BearerError
+from kindling.platform.engine import StorageUnavailable
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import refuse_duplicate_keys
 from kindling.web.pipeline import RequestInfo, RequestPipeline
@@ -191,13 +193,13 @@ def test_the_api_counts_verified_applications_apart_from_unverified_requests() -
 
     def verify(authorization: str, now: float) -> tuple[str, float]:
         calls.append(authorization)
-        if authorization == "Bearer good":
+        if authorization == "Bearer good.jwt.shape":
             return "app-1", now + 3600
         raise BearerError(401, "INVALID_TOKEN", "bad", "invalid_token", "kindling")
 
     hook = make_hook(verify, rate_limit_api="2/minute", rate_limit_api_anonymous="1/minute")
-    good = info("/api/v1/users", [(b"authorization", b"Bearer good")])
-    forged = info("/api/v1/users", [(b"authorization", b"Bearer forged")])
+    good = info("/api/v1/users", [(b"authorization", b"Bearer good.jwt.shape")])
+    forged = info("/api/v1/users", [(b"authorization", b"Bearer forged.jwt.shape")])
 
     async def run() -> list[int | None]:
         out = []
@@ -208,7 +210,78 @@ def test_the_api_counts_verified_applications_apart_from_unverified_requests() -
 
     assert asyncio.run(run()) == [None, None, 429, None, 429]
     # The good token was verified once and then remembered.
-    assert calls.count("Bearer good") == 1
+    assert calls.count("Bearer good.jwt.shape") == 1
+
+
+def test_a_new_bearer_token_is_verified_off_the_event_loop_once() -> None:
+    """The verification (RS256, and the keyring's view, a database read on PostgreSQL)
+    runs in a worker thread: while it waits, the loop goes on serving; requests with the
+    same new token share it; a database fault names no application and is not kept."""
+    release = threading.Event()
+    threads: list[int] = []
+    outage = True
+
+    def verify(authorization: str, now: float) -> tuple[str, float]:
+        threads.append(threading.get_ident())
+        if authorization == "Bearer during.the.outage":
+            if outage:
+                raise StorageUnavailable("the database is down", "unreachable")
+            return "app-2", now + 3600
+        assert release.wait(10), "the loop never got to release the verification"
+        return "app-1", now + 3600
+
+    hook = make_hook(verify, rate_limit_api="2/minute", rate_limit_api_anonymous="1/minute")
+    new = info("/api/v1/users", [(b"authorization", b"Bearer slow.to.verify")])
+
+    async def run() -> list[int | None]:
+        first = asyncio.create_task(hook.before(new))
+        second = asyncio.create_task(hook.before(new))
+        await asyncio.sleep(0.05)
+        # The verification is blocked in its thread, and the loop still runs this.
+        assert not first.done() and not second.done()
+        release.set()
+        answers = [await first, await second, await hook.before(new)]
+        return [None if a is None else a.status for a in answers]
+
+    loop_thread = threading.get_ident()
+    # Two requests with the same token in the application's budget (2/minute), then 429.
+    assert asyncio.run(run()) == [None, None, 429]
+    assert len(threads) == 1 and threads[0] != loop_thread
+
+    down = info("/api/v1/users", [(b"authorization", b"Bearer during.the.outage")])
+
+    async def during_outage() -> list[int | None]:
+        nonlocal outage
+        statuses = []
+        answer = await hook.before(down)  # counted against the address (1/minute)
+        statuses.append(None if answer is None else answer.status)
+        outage = False
+        answer = await hook.before(down)  # verified now: the application's own budget
+        statuses.append(None if answer is None else answer.status)
+        return statuses
+
+    assert asyncio.run(during_outage()) == [None, None]
+
+
+def test_a_header_that_is_no_bearer_jwt_takes_no_thread() -> None:
+    calls: list[str] = []
+
+    def verify(authorization: str, now: float) -> tuple[str, float]:
+        calls.append(authorization)
+        return "app-1", now + 3600
+
+    hook = make_hook(verify, rate_limit_api_anonymous="1/minute")
+
+    async def run() -> list[int | None]:
+        out = []
+        for header in (b"Basic YTpi", b"Bearer opaque-token", b"Bearer a.b"):
+            answer = await hook.before(info("/api/v1/users", [(b"authorization", header)]))
+            out.append(None if answer is None else answer.status)
+        return out
+
+    # All three are anonymous (one address budget of 1/minute) and none was verified.
+    assert asyncio.run(run()) == [None, 429, 429]
+    assert calls == []
 
 
 # --- the pipeline -----------------------------------------------------------------------

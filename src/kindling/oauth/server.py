@@ -38,7 +38,8 @@ class TokenOutcome:
     """What a token request came to, for the audit log (no secret, no token).
 
     ``client_id`` is the id the request named (None when it named none or could not be
-    parsed); ``error`` is None for an issued token.
+    parsed); ``error`` is None for an issued token; ``narrowed`` says the request named
+    its scopes (RFC 6749 §3.3) rather than taking every granted one.
     """
 
     client_id: str | None
@@ -46,6 +47,7 @@ class TokenOutcome:
     scopes: tuple[str, ...] = ()
     jti: str | None = None
     error: str | None = None
+    narrowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,5 +144,6 @@ class TokenEndpoint:
             audiences=grant.audiences,
             scopes=grant.scopes,
             jti=token_id(str(issued["access_token"])),
+            narrowed=bool(grant.requested_scopes),
         )
         return TokenResponse(200, _encode(issued), NO_STORE, outcome)

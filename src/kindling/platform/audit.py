@@ -22,7 +22,12 @@ its error code) and the **time**, in the shape WorkOS and Keycloak's admin event
   and (client id, IP, error) into one row with a ``count``, so a brute-force run cannot
   flood the database; a row is lost only if the process is killed (SIGKILL) within that
   window, and rows the full queue had to drop are counted in an ``audit.rows_dropped``
-  row. docs/security.md ("Audit log") states the choice.
+  row. docs/security.md ("Audit log") states the choice. The rate limiter's 429s and
+  the introspection and revocation endpoints' failed client authentications are
+  refusals too (``INTROSPECTION_REFUSED``, ``REVOCATION_REFUSED``). An issued token's
+  row summarises its scopes rather than listing them (``token_issued`` says why), and
+  the batches' commits do not make the token endpoint re-read its clients
+  (``resources/applications/clients.py``).
 
 The request context (actor, IP, the operation that ran) is ``current_audit``, set by the
 web layer once it knows the caller (the bearer verified, the console session loaded);
@@ -30,13 +35,14 @@ the request id is ``storage.current_request_id``, set by the request pipeline. W
 threads see both (the request's context is copied into them).
 
 No row holds a secret, a password, an API key or a token: actions, ids, codes, IPs,
-audiences, scope names and token ids (``jti``) only. Values are cut to the lengths the
-table's CHECKs allow (``v0021_audit``).
+audiences, scope names, counts and digests, and token ids (``jti``) only. Values are
+cut to the lengths the table's CHECKs allow (``v0021_audit``).
 """
 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import threading
 import time
@@ -83,6 +89,10 @@ RESULTS = (SUCCESS, FAILURE)
 #: Actions of the rows that are not domain events.
 TOKEN_ISSUED = "token.issued"
 TOKEN_REFUSED = "token.refused"
+#: Refusals of the other client-authentication endpoints (RFC 7662, RFC 7009): a failed
+#: client authentication (401) or the rate limiter's 429.
+INTROSPECTION_REFUSED = "token.introspection_refused"
+REVOCATION_REFUSED = "token.revocation_refused"
 CONSOLE_SIGNED_IN = "console.signed_in"
 CONSOLE_SIGN_IN_FAILED = "console.sign_in_failed"
 CONSOLE_SIGNED_OUT = "console.signed_out"
@@ -348,16 +358,64 @@ def write_event_entries(
         context.written += len(entries)
 
 
+#: A ``token.issued`` row names the granted scopes only when the request narrowed them to
+#: at most this many (see ``token_issued``).
+LISTED_SCOPES = 20
+#: Scope sets whose digest is remembered (a process sees a handful: one per grant).
+_DIGESTS_KEPT = 1024
+_digests: dict[tuple[str, ...], str] = {}
+
+
+def scope_digest(scopes: Sequence[str]) -> str:
+    """SHA-256 (hex) of the scope names, de-duplicated, sorted and joined by single spaces.
+
+    The order a token lists its scopes in does not change it, so the digest of a token's
+    ``scope`` claim (``scope_digest(claim.split())``) and of a grant rebuilt from the
+    authorization history are the same exactly when the sets are.
+    """
+    key = tuple(scopes)
+    found = _digests.get(key)
+    if found is None:
+        found = hashlib.sha256(" ".join(sorted(set(key))).encode("utf-8")).hexdigest()
+        if len(_digests) >= _DIGESTS_KEPT:
+            _digests.clear()
+        _digests[key] = found
+    return found
+
+
 def token_issued(
     at: int,
     client_id: str,
     audiences: Iterable[str],
-    scopes: Iterable[str],
+    scopes: Sequence[str],
     jti: str | None,
     ip: str | None,
     request_id: str | None,
+    narrowed: bool = False,
 ) -> AuditEntry:
-    """The row of an issued access token: client, audiences, granted scopes and ``jti``."""
+    """The row of an issued access token: client, audiences, ``jti`` and a scope summary.
+
+    The summary is ``scope_count`` and ``scope_sha256`` (``scope_digest``) always, and the
+    names (``scopes``) only when the request narrowed them (RFC 6749 §3.3 ``scope``) to at
+    most ``LISTED_SCOPES``. Why not the names every time: a token asked for without
+    ``scope`` is granted everything the application is authorized for at that moment,
+    which the audit log already holds as the history of its authorization changes
+    (``application.*`` and ``api.*`` events, and the outbox's data); repeating that list
+    in every row made the Management API token's row 149 names long, the largest cost of
+    auditing the hot path. The count answers "how much could this token do" at a glance;
+    the digest proves which set it was: equal to the digest of the set rebuilt from the
+    history, or of the token's own ``scope`` claim, and the same for every token of the
+    same grant, so tokens can be grouped by grant. A narrowed request is the client's own
+    choice, found nowhere else, so its (few) names are kept; a long one is summarised
+    like a full grant.
+    """
+    details: dict[str, Any] = {
+        "audiences": list(audiences),
+        "scope_count": len(scopes),
+        "scope_sha256": scope_digest(scopes),
+    }
+    if narrowed and len(scopes) <= LISTED_SCOPES:
+        details["scopes"] = list(scopes)
     return AuditEntry(
         occurred_at=at,
         actor_type=APPLICATION,
@@ -367,7 +425,7 @@ def token_issued(
         target_id=jti,
         ip=ip,
         request_id=request_id,
-        details={"audiences": list(audiences), "scopes": list(scopes)},
+        details=details,
     ).bounded()
 
 
@@ -378,20 +436,28 @@ def token_refused(
     error: str,
     ip: str | None,
     request_id: str | None,
+    action: str = TOKEN_REFUSED,
+    details: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """The row of a refused token request: the client id it named (if any), the
-    audiences asked for and the RFC 6749 §5.2 error code."""
+    audiences asked for and the RFC 6749 §5.2 error code (``too_many_requests`` for the
+    rate limiter's 429). ``action`` names the endpoint (``TOKEN_REFUSED``,
+    ``INTROSPECTION_REFUSED``, ``REVOCATION_REFUSED``); ``details`` adds small facts
+    (the limit that refused), never a secret."""
+    facts: dict[str, Any] = {"audiences": list(audiences)[:10]}
+    if details:
+        facts.update(details)
     return AuditEntry(
         occurred_at=at,
         actor_type=APPLICATION,
         actor_id=client_id or None,
-        action=TOKEN_REFUSED,
+        action=action,
         result=FAILURE,
         target_type="token",
         ip=ip,
         request_id=request_id,
         error_code=error,
-        details={"audiences": list(audiences)[:10]},
+        details=facts,
     ).bounded()
 
 

@@ -109,9 +109,13 @@ class SqlAuditLog:
         return [_entry(row) for row in self._session.all(sql, params)]
 
     def prune(self, before: int, limit: int) -> int:
+        # Every process prunes (at start, then hourly); on PostgreSQL several may at once
+        # (instances sharing the database): each takes rows no other holds, never waits
+        # for them and never deletes them twice. SQLite runs one writer at a time.
+        skip = " FOR UPDATE SKIP LOCKED" if self._session.dialect == "postgres" else ""
         return self._session.execute(
             "DELETE FROM audit WHERE seq IN "
-            "(SELECT seq FROM audit WHERE occurred_at < ? ORDER BY seq LIMIT ?)",
+            f"(SELECT seq FROM audit WHERE occurred_at < ? ORDER BY seq LIMIT ?{skip})",
             (before, limit),
         )
 

@@ -6,6 +6,14 @@ read (bounded), bytes and two headers go to a sans-I/O endpoint
 SQLite the work runs on the event loop (in-process lookups of microseconds); with
 PostgreSQL in a worker thread, so the loop never waits on the network. A 2xx with no
 body (a revocation) has no ``Content-Type``.
+
+With an audit writer, a failed authentication (401: the client's credentials, or an
+introspecting bearer token) is recorded as the token endpoint records its refusals
+(``platform.audit.AuditWriter.refusal``, coalesced per second): the endpoint's action,
+the client id the request named, the error code, the peer address and the request id;
+never the credentials or the token. Other answers are not audited: a successful
+introspection is a read, and a revocation changes state through the keyring, whose
+own change is audited.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ import msgspec
 from kindling.clock import Clock
 from kindling.oauth.requests import MAX_BODY
 from kindling.oauth.server import NO_STORE, TokenResponse
+from kindling.platform.audit import AuditWriter, token_refused
+from kindling.platform.storage import current_request_id
+from kindling.web.ratelimit import token_client_id
 from kindling.web.token import Receive, Scope, Send
 
 log = logging.getLogger("kindling.oauth")
@@ -36,17 +47,56 @@ def oauth_error(
     return TokenResponse(status, body, NO_STORE + extra)
 
 
+class _Error(msgspec.Struct):
+    error: str = "invalid_client"
+
+
+_decode_error = msgspec.json.Decoder(_Error).decode
+
+
 class FormEndpointASGI:
-    """A POST-only, form-encoded OAuth endpoint; ``failure`` answers an unexpected error."""
+    """A POST-only, form-encoded OAuth endpoint; ``failure`` answers an unexpected error.
+
+    With ``audit``, a 401 is recorded under ``refused_action`` (see the module docstring).
+    """
 
     def __init__(
-        self, handle: Handle, clock: Clock, inline: bool, name: str, failure: TokenResponse
+        self,
+        handle: Handle,
+        clock: Clock,
+        inline: bool,
+        name: str,
+        failure: TokenResponse,
+        audit: AuditWriter | None = None,
+        refused_action: str | None = None,
     ) -> None:
         self._handle = handle
         self._clock = clock
         self._inline = inline
         self._name = name
         self._failure = failure
+        self._audit = audit if refused_action else None
+        self._refused_action = refused_action or ""
+
+    def _record(self, scope: Scope, body: bytes, response: TokenResponse, now: float) -> None:
+        """Queue the audit row of a failed authentication."""
+        assert self._audit is not None
+        try:
+            error = _decode_error(response.body).error
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            error = "invalid_client"
+        client = scope.get("client")
+        self._audit.refusal(
+            token_refused(
+                int(now * 1000),
+                token_client_id(scope["headers"], body),
+                (),
+                error,
+                client[0] if client else None,
+                current_request_id.get(),
+                action=self._refused_action,
+            )
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -95,6 +145,8 @@ class FormEndpointASGI:
             # Never the request body in the log: it holds the token and maybe a secret.
             log.exception("%s request failed", self._name)
             response = self._failure
+        if response.status == 401 and self._audit is not None:
+            self._record(scope, body, response, now)
         await self._send(send, response)
 
     @staticmethod

@@ -7,10 +7,12 @@ the lookup is a few microseconds and runs on the event loop; with PostgreSQL the
 whole request is handled in a worker thread so the loop never waits on the network.
 
 With an audit writer (``kindling.platform.audit``) every answer is recorded before it
-is sent: an issued token (client id, audiences, granted scopes, ``jti``) or a refusal
-(the client id named, the error code), with the peer address and the request id. The
-cost on this path is one append to an in-memory queue; refusals are coalesced per
-second. Neither the secret nor the token is ever recorded.
+is sent: an issued token (client id, audiences, a summary of the granted scopes, ``jti``:
+``audit.token_issued``) or a refusal (the client id named, the error code), with the
+peer address and the request id. The cost on this path is one append to an in-memory
+queue; refusals are coalesced per second. Neither the secret nor the token is ever
+recorded. A 429 of the rate limiter never reaches this endpoint; the limiter records it
+the same way (``kindling.web.ratelimit``).
 """
 
 import logging
@@ -87,6 +89,7 @@ class TokenASGI:
                     outcome.jti,
                     ip,
                     current_request_id.get(),
+                    outcome.narrowed,
                 )
             )
         elif outcome is not None:

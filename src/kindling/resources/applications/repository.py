@@ -97,5 +97,10 @@ class ApplicationRepository(Protocol):
     def expire_secrets(self, application_id: str, expires_at: int, except_id: str) -> None:
         """Give every other secret of the application an expiry no later than ``expires_at``."""
 
+    def client_state(self) -> int:
+        """The change counter of everything a client record is read from (``client_state``,
+        moved by triggers: see ``platform/schema/v0023_client_state.py``); equal values
+        mean no such change was committed in between."""
+
 
 APPLICATIONS_REPO = RepositoryKey[ApplicationRepository]("applications")

@@ -241,3 +241,7 @@ class SqlApplicationRepository:
             "AND (expires_at IS NULL OR expires_at > ?)",
             (expires_at, application_id, except_id, expires_at),
         )
+
+    def client_state(self) -> int:
+        row = self._s.one("SELECT version FROM client_state WHERE id = 'default'")
+        return int(row["version"]) if row is not None else 0
