@@ -351,3 +351,16 @@ class Code(StrEnum):
     AUDIT_LOG_UNAVAILABLE = "AUDIT_LOG_UNAVAILABLE"
     #: The audit row of a refused console sign-in (wrong username or password).
     SIGN_IN_FAILED = "SIGN_IN_FAILED"
+
+    # Configuration as code (kindling.environment_file; pinned ids in the services it calls)
+    #: The environment file breaks a rule of its format; the message names the line and key.
+    INVALID_ENVIRONMENT_FILE = "INVALID_ENVIRONMENT_FILE"
+    #: The file asks for a change the server cannot make in place (an application's type,
+    #: an API's name, a property's type or context); nothing was written.
+    ENVIRONMENT_FILE_CONFLICT = "ENVIRONMENT_FILE_CONFLICT"
+    #: ``client_secret_hash`` was exported under another master key (``secret_hash_key``
+    #: differs), so the secret it stands for could never be verified here.
+    SECRET_HASH_KEY_MISMATCH = "SECRET_HASH_KEY_MISMATCH"
+    #: A pinned client id, user id or organization code is taken already.
+    CLIENT_ID_EXISTS = "CLIENT_ID_EXISTS"
+    ORGANIZATION_CODE_EXISTS = "ORGANIZATION_CODE_EXISTS"

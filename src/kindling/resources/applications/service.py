@@ -19,6 +19,7 @@ The PATCH bodies stay plain dicts: their fields are the named settings below
 Struct would only repeat those tuples field by field.
 """
 
+import hmac
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,7 +28,7 @@ from kindling.clock import Clock, isoformat
 from kindling.crypto.client_secrets import SecretHasher, generate_client_secret
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
-from kindling.platform.errors import NotFound, ValidationError
+from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
 from kindling.platform.event_types import EventType
 from kindling.platform.ids import client_id, secret_id
 from kindling.platform.pagination import page
@@ -37,6 +38,17 @@ from kindling.resources.applications.model import APPLICATION_TYPES, Application
 from kindling.resources.applications.repository import APPLICATIONS_REPO
 
 NAME_MAX = 128
+#: A pinned client id (configuration as code: ``kindling apply``, ``serve --seed``): 3 to 64
+#: ASCII letters, digits, ``_ . -``, starting with a letter or digit. That keeps it safe in
+#: a URL path, in HTTP Basic credentials (no ``:``) and in a token's ``azp``, and it may
+#: not start with ``kp_``, so a client id is never mistaken for a user id (RFC 9700 §4.15).
+PINNED_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{2,63}")
+#: A pinned client secret: 32 to 256 printable ASCII characters without spaces (RFC 6749
+#: §2.3.1 sends it form-encoded or in Basic credentials; 32 characters of a CI secret are
+#: the least that resists guessing).
+PINNED_SECRET = re.compile(r"[\x21-\x7e]{32,256}")
+#: A stored secret hash as ``kindling export`` writes it (``crypto.client_secrets``'s scheme).
+SECRET_HASH = re.compile(r"hmac-sha256\$v1\$[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,46 @@ def _record_update(uow: UnitOfWork, application: Application, fields: list[str])
         )
 
 
+def validate_client_id(value: object) -> str:
+    """A pinned client id (``PINNED_CLIENT_ID``), as configuration as code gives one."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("client_id is required", derived("CLIENT_ID_REQUIRED"))
+    if not PINNED_CLIENT_ID.fullmatch(value) or value.lower().startswith("kp_"):
+        raise ValidationError(
+            "client_id must be 3 to 64 letters, digits, _ . or -, start with a letter or "
+            "digit, and not start with kp_",
+            derived("INVALID_CLIENT_ID"),
+        )
+    return value
+
+
+def validate_client_secret(value: object) -> str:
+    """A pinned client secret (``PINNED_SECRET``); the message never repeats it."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("client_secret is required", Code.CLIENT_SECRET_REQUIRED)
+    if len(value) < 32:
+        raise ValidationError(
+            "client_secret must be at least 32 characters", derived("CLIENT_SECRET_TOO_SHORT")
+        )
+    if not PINNED_SECRET.fullmatch(value):
+        raise ValidationError(
+            "client_secret must be at most 256 printable ASCII characters without spaces",
+            derived("INVALID_CLIENT_SECRET"),
+        )
+    return value
+
+
+def validate_secret_hash(value: object) -> str:
+    """A stored secret hash as exported (``hmac-sha256$v1$`` and 64 hex digits)."""
+    if not isinstance(value, str) or not SECRET_HASH.fullmatch(value):
+        raise ValidationError(
+            "client_secret_hash must be a hash written by kindling export "
+            "(hmac-sha256$v1$ and 64 hex digits)",
+            derived("INVALID_CLIENT_SECRET_HASH"),
+        )
+    return value
+
+
 def add_application(
     uow: UnitOfWork,
     hasher: SecretHasher,
@@ -70,8 +122,18 @@ def add_application(
     name: object,
     type_: object,
     org_code: object = None,
+    *,
+    pinned_id: str | None = None,
+    pinned_secret: str | None = None,
+    pinned_secret_hash: str | None = None,
 ) -> CreatedApplication:
-    """Validate and insert an application with a fresh secret, inside ``uow``."""
+    """Validate and insert an application with a fresh secret, inside ``uow``.
+
+    Configuration as code pins what is otherwise generated: ``pinned_id`` is the client
+    id (``validate_client_id``; ``CLIENT_ID_EXISTS`` when taken), and the secret is
+    ``pinned_secret`` (hashed like any other) or an exported ``pinned_secret_hash``. With
+    a pinned secret the result's ``client_secret`` is empty: nothing new to show.
+    """
     clean_name = required_text(name, "name", NAME_MAX, "NAME")
     if type_ is None:
         raise ValidationError("type is required", Code.TYPE_REQUIRED)
@@ -80,24 +142,34 @@ def add_application(
             "type must be one of " + ", ".join(APPLICATION_TYPES), Code.INVALID_APPLICATION_TYPE
         )
     clean_org = optional_text(org_code, "org_code", 64, "ORG_CODE")
+    new_id = client_id() if pinned_id is None else validate_client_id(pinned_id)
+    if pinned_secret is not None:
+        validate_client_secret(pinned_secret)
+    if pinned_secret_hash is not None:
+        validate_secret_hash(pinned_secret_hash)
     now = isoformat(clock.now())
     application = Application(
-        id=client_id(), name=clean_name, type=str(type_), created_on=now, org_code=clean_org
+        id=new_id, name=clean_name, type=str(type_), created_on=now, org_code=clean_org
     )
     if clean_org is not None and not uow[APPLICATIONS_REPO].org_exists(clean_org):
         raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
-    secret = generate_client_secret()
+    if pinned_id is not None and uow[APPLICATIONS_REPO].get(new_id) is not None:
+        raise AlreadyExists(
+            "An application with this client id already exists", Code.CLIENT_ID_EXISTS
+        )
+    secret = "" if pinned_secret_hash is not None else pinned_secret or generate_client_secret()
     uow[APPLICATIONS_REPO].add(application)
     uow[APPLICATIONS_REPO].add_secret(
         ApplicationSecret(
             id=secret_id(),
             application_id=application.id,
-            secret_hash=hasher.hash(secret),
+            secret_hash=pinned_secret_hash or hasher.hash(secret),
             created_on=now,
         )
     )
     uow.record(EventType.APPLICATION_CREATED, {"application": application_data(application)})
-    return CreatedApplication(application, secret)
+    pinned = pinned_secret is not None or pinned_secret_hash is not None
+    return CreatedApplication(application, "" if pinned else secret)
 
 
 def create_application(
@@ -457,6 +529,68 @@ def rotate_secret(
     return secret, expires_at
 
 
+def active_secrets(uow: UnitOfWork, application_id: str, now: float) -> list[ApplicationSecret]:
+    """The application's secrets that still work at ``now``, newest first."""
+    return [
+        s
+        for s in uow[APPLICATIONS_REPO].secrets(application_id)
+        if s.expires_at is None or s.expires_at > now
+    ]
+
+
+def pin_secret(
+    uow: UnitOfWork,
+    hasher: SecretHasher,
+    clock: Clock,
+    application_id: str,
+    secret: str | None = None,
+    secret_hash: str | None = None,
+) -> bool:
+    """Make ``secret`` (or the exported ``secret_hash``) the application's only working
+    secret, in the caller's transaction; False when it already is (nothing written).
+
+    The other secrets stop working at once (``expire_secrets`` at now, no grace window:
+    the file says which secret works) and ``application.secret_rotated`` is recorded
+    without the secret or its hash. The secret is compared in constant time.
+    """
+    if (secret is None) == (secret_hash is None):
+        raise ValueError("give exactly one of secret and secret_hash")
+    if secret is not None:
+        validate_client_secret(secret)
+    else:
+        validate_secret_hash(secret_hash)
+    now = clock.now()
+    _require(uow, application_id)
+    active = active_secrets(uow, application_id, now)
+
+    def matches(stored: ApplicationSecret) -> bool:
+        if secret is not None:
+            return hasher.verify(secret, stored.secret_hash)
+        return hmac.compare_digest(stored.secret_hash, str(secret_hash))
+
+    if len(active) == 1 and matches(active[0]):
+        return False
+    new_id = secret_id()
+    uow[APPLICATIONS_REPO].add_secret(
+        ApplicationSecret(
+            id=new_id,
+            application_id=application_id,
+            secret_hash=hasher.hash(secret) if secret is not None else str(secret_hash),
+            created_on=isoformat(now),
+        )
+    )
+    uow[APPLICATIONS_REPO].expire_secrets(application_id, int(now), except_id=new_id)
+    uow.record(
+        EventType.APPLICATION_SECRET_ROTATED,
+        {
+            "application": {"id": application_id},
+            "secret": {"id": new_id},
+            "previous_secrets_expire_at": int(now),
+        },
+    )
+    return True
+
+
 # --- for other resources and the web layer ---------------------------------------------
 # Other resources reach applications through these functions, never through the
 # applications repository; the ``uow`` ones run in the caller's transaction.
@@ -536,3 +670,20 @@ def application_exists(storage: Storage, application_id: str) -> bool:
     """
     with storage.read() as uow:
         return uow[APPLICATIONS_REPO].get(application_id) is not None
+
+
+def client_state(storage: Storage) -> int:
+    """The change counter of applications and what the token endpoint reads with them
+    (``client_state.version``, moved by triggers in the transaction of every change,
+    deletions included): equal values mean no application was deleted in between."""
+    with storage.read() as uow:
+        return uow[APPLICATIONS_REPO].client_state()
+
+
+def application_presence(storage: Storage, application_id: str) -> tuple[int, bool]:
+    """``application_exists`` with ``client_state`` read first in the same snapshot: the
+    answer holds at least until that counter moves (a cache can keep it that long)."""
+    with storage.read() as uow:
+        repo = uow[APPLICATIONS_REPO]
+        version = repo.client_state()
+        return version, repo.get(application_id) is not None

@@ -68,6 +68,9 @@ PASSKEY_POLICIES = ("off", "optional", "mandatory")
 ENVIRONMENT_PASSKEY_POLICY = "off"
 SSO_PERSISTENCE_MODES = ("persistent", "non_persistent")
 _HANDLE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+#: A pinned organization code (configuration as code): ``org_`` and 1 to 64 ASCII letters,
+#: digits or ``_``, the shape of Kinde's ``org_<hex>`` codes that a round trip must keep.
+PINNED_CODE = re.compile(r"org_[A-Za-z0-9_]{1,64}")
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _DOMAIN = re.compile(r"[^\s\x00-\x1f\x7f]+")
 
@@ -348,14 +351,29 @@ def color_scheme(theme_code: str) -> str:
 # --- create, read, list --------------------------------------------------------
 
 
-def create_organization(storage: Storage, clock: Clock, body: Any) -> Organization:
+def validate_code(value: object) -> str:
+    """A pinned organization code (``PINNED_CODE``)."""
+    if not isinstance(value, str) or not PINNED_CODE.fullmatch(value):
+        raise ValidationError(
+            "code must be org_ and 1 to 64 letters, digits or _", derived("INVALID_ORG_CODE")
+        )
+    return value
+
+
+def create_organization(
+    storage: Storage, clock: Clock, body: Any, *, pinned_code: str | None = None
+) -> Organization:
     """Kinde's ``POST /organization``: all or nothing.
 
     ``feature_flags`` maps existing flag keys to their type (``str|int|bool``, as the
     spec defines it); each becomes an organization override pinned to the flag's
     default value. Unknown keys, a wrong type or a flag that organizations may not
     override are refused before anything is written. Records ``organization.created``.
+    ``pinned_code`` (configuration as code) is the code to give it instead of a new one
+    (``validate_code``; ``ORGANIZATION_CODE_EXISTS`` when taken).
     """
+    if pinned_code is not None:
+        validate_code(pinned_code)
     data = decode_body(body, CreateOrganizationBody, "body must be an object")
     name = required_text(data.name, "name", NAME_MAX, "NAME")
     colors: dict[str, Any] = {f: _color(getattr(data, f), f) for f in COLOR_FIELDS}
@@ -378,7 +396,7 @@ def create_organization(storage: Storage, clock: Clock, body: Any) -> Organizati
     optional_text(data.billing_email, "billing_email", 254, "BILLING_EMAIL")
     optional_text(data.billing_plan_code, "billing_plan_code", 255, "BILLING_PLAN_CODE")
     org = Organization(
-        code=organization_code(),
+        code=pinned_code or organization_code(),
         name=name,
         created_on=isoformat(clock.now()),
         handle=handle,
@@ -388,6 +406,10 @@ def create_organization(storage: Storage, clock: Clock, body: Any) -> Organizati
     try:
         with storage.transaction() as uow:
             overrides = _flag_overrides(uow, flag_types)
+            if pinned_code is not None and uow[ORGANIZATIONS_REPO].exists(pinned_code):
+                raise AlreadyExists(
+                    "An organization with this code already exists", Code.ORGANIZATION_CODE_EXISTS
+                )
             if handle is not None and uow[ORGANIZATIONS_REPO].handle_owner(handle) is not None:
                 raise AlreadyExists(
                     "An organization with this handle already exists", Code.HANDLE_ALREADY_EXISTS
