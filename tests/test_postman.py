@@ -177,9 +177,14 @@ def test_collection_level_oauth2_client_credentials(
     assert auth["addTokenTo"] == "header"
 
 
+def _tag_folders(collection: dict[str, Any]) -> dict[str, Any]:
+    """The collection without its Smoke folder: one folder per tag."""
+    return {**collection, "item": [f for f in collection["item"] if f["name"] != "Smoke"]}
+
+
 def test_every_operation_is_a_request(exported: tuple[dict[str, Any], dict[str, Any]]) -> None:
     collection, _ = exported
-    requests = _requests(collection)
+    requests = _requests(_tag_folders(collection))
     operations = management_operations()
     assert len(requests) == len(operations)
     seen = {(r["request"]["method"], "/" + "/".join(r["request"]["url"]["path"])) for r in requests}
@@ -199,6 +204,126 @@ def test_every_operation_is_a_request(exported: tuple[dict[str, Any], dict[str, 
             assert "auth" not in request  # inherits the collection's OAuth 2.0
     folders = [f["name"] for f in collection["item"]]
     assert "Users" in folders and "Organizations" in folders
+
+
+def _script(events: list[dict[str, Any]], listen: str) -> str:
+    [event] = [e for e in events if e["listen"] == listen]
+    assert event["script"]["type"] == "text/javascript"
+    return "\n".join(event["script"]["exec"])
+
+
+def test_each_request_tests_its_declared_status_and_fills_its_variables(
+    exported: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    collection, _ = exported
+    declared = {
+        ("/api/v1" + re.sub(r"{([^}]+)}", r":\1", op.path), op.method): op.status
+        for op in management_operations()
+    }
+    variables = {v["key"]: v["value"] for v in collection["variable"]}
+    for item in _requests(collection):
+        request = item["request"]
+        key = ("/" + "/".join(request["url"]["path"]), request["method"])
+        test = _script(item["event"], "test")
+        assert f"pm.response.to.have.status({declared[key]});" in test, (key, test)
+        for variable in request["url"].get("variable", []):
+            value = variable["value"]
+            assert value, (key, variable)  # every path variable has a value...
+            found = VARIABLE.fullmatch(value)
+            if found:  # ...or names a collection variable that has a default
+                assert variables.get(found.group(1)), (key, value)
+        for query in request["url"].get("query", []):
+            if not query["disabled"]:
+                assert query["value"], (key, query)
+                assert f"{query['key']}={query['value']}" in request["url"]["raw"]
+        body = request.get("body")
+        if body and body["mode"] == "raw":
+            json.loads(body["raw"])
+    by_name = {i["name"]: i for i in _requests(_tag_folders(collection))}
+    email = json.loads(by_name["Create user"]["request"]["body"]["raw"])["identities"][0]
+    assert email["details"]["email"].endswith("@example.com")
+    assert "{{$timestamp}}" in email["details"]["email"]  # unique per run
+    api = json.loads(by_name["Add APIs"]["request"]["body"]["raw"])
+    assert api["audience"].startswith("https://") and api["name"]
+    get_user = by_name["Get user data"]["request"]["url"]
+    assert {"key": "id", "value": "{{user_id}}", "disabled": False} in get_user["query"]
+    # A path parameter named otherwise for the same thing shares the variable.
+    callbacks = by_name["Get callback URLs"]["request"]["url"]["variable"]
+    assert callbacks == [{"key": "app_id", "value": "{{application_id}}"}]
+
+
+def test_the_pre_request_script_gets_and_caches_the_token(
+    exported: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    collection, _ = exported
+    script = _script(collection["event"], "prerequest")
+    # The token request of the OAuth 2.0 settings: client credentials and the audience in
+    # the body, from the environment's variables; cached with its expiry.
+    for needle in (
+        'url: domain + "/oauth2/token"',
+        'method: "POST"',
+        'mode: "urlencoded"',
+        '{ key: "grant_type", value: "client_credentials" }',
+        '{ key: "client_id", value: clientId }',
+        'pm.variables.replaceIn("{{client_secret}}")',
+        '{ key: "audience", value: domain + "/api" }',
+        'pm.collectionVariables.set("access_token", body.access_token)',
+        "Number(body.expires_in) * 1000",
+    ):
+        assert needle in script, needle
+    logged = [line for line in script.splitlines() if "console." in line]
+    assert logged and not any("secret" in line or 'token"' in line for line in logged)
+    assert _auth(collection)["accessToken"] == "{{access_token}}"  # what the settings send
+    variables = {v["key"] for v in collection["variable"]}
+    assert {"access_token", "access_token_expires_at", "access_token_for"} <= variables
+
+
+SMOKE_STEPS = [
+    ("POST", "/api/v1/user"),
+    ("GET", "/api/v1/user"),
+    ("GET", "/api/v1/users"),
+    ("DELETE", "/api/v1/user"),
+    ("POST", "/api/v1/organization"),
+    ("GET", "/api/v1/organization"),
+    ("GET", "/api/v1/organizations"),
+    ("DELETE", "/api/v1/organization/:org_code"),
+    ("POST", "/api/v1/roles"),
+    ("GET", "/api/v1/roles/:role_id"),
+    ("GET", "/api/v1/roles"),
+    ("DELETE", "/api/v1/roles/:role_id"),
+    ("POST", "/api/v1/applications"),
+    ("GET", "/api/v1/applications/:application_id"),
+    ("GET", "/api/v1/applications"),
+    ("DELETE", "/api/v1/applications/:application_id"),
+    ("POST", "/api/v1/apis"),
+    ("GET", "/api/v1/apis/:api_id"),
+    ("GET", "/api/v1/apis"),
+    ("DELETE", "/api/v1/apis/:api_id"),
+]
+
+
+def test_the_smoke_folder_creates_reads_lists_and_deletes(
+    exported: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    collection, _ = exported
+    assert collection["item"][0]["name"] == "Smoke"
+    smoke = collection["item"][0]["item"]
+    steps = [(i["request"]["method"], "/" + "/".join(i["request"]["url"]["path"])) for i in smoke]
+    assert steps == SMOKE_STEPS
+    stores = {
+        "Create user": '"user_id", pm.response.json()["id"]',
+        "Create organization": '"org_code", pm.response.json()["organization"]["code"]',
+        "Create role": '"role_id", pm.response.json()["role"]["id"]',
+        "Create application": '"application_id", pm.response.json()["application"]["id"]',
+        "Add APIs": '"api_id", pm.response.json()["api"]["id"]',
+    }
+    for item in smoke:
+        if item["name"] in stores:
+            script = _script(item["event"], "test")
+            assert f"pm.collectionVariables.set({stores[item['name']]});" in script
+            assert "{{$timestamp}}" in item["request"]["body"]["raw"]  # unique per run
+    ids = [i["id"] for i in _requests(collection)]
+    assert len(ids) == len(set(ids))
 
 
 def test_environment(
@@ -284,19 +409,25 @@ def test_export_is_deterministic_and_takes_options(
 
 def test_export_defaults_to_the_current_directory(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "kindling", "postman", "export", "--data-dir", str(tmp_path / "d")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    export = [sys.executable, "-m", "kindling", "postman", "export"]
+    data_dir = ["--data-dir", str(tmp_path / "d")]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*export, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    # A data dir that was never set up is refused (issue 11): exit 2, nothing created.
+    refused = run(*data_dir)
+    assert refused.returncode == 2 and "--business-domain" in refused.stderr, refused.stderr
+    assert not (tmp_path / "d").exists()
+    assert not (tmp_path / "kindling.postman_collection.json").exists()
+    # With --business-domain no data dir is needed at all.
+    result = run(*data_dir, "--business-domain", "http://localhost:8000")
     assert result.returncode == 0, result.stderr
     collection = json.loads((tmp_path / "kindling.postman_collection.json").read_text())
     environment = json.loads((tmp_path / "kindling.postman_environment.json").read_text())
     assert collection["info"]["name"] == "Kindling Management API"
-    # No data dir yet: the default issuer, and nothing was created.
     assert environment["values"][0]["value"] == "http://localhost:8000"
     assert not (tmp_path / "d").exists()
 
