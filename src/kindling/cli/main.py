@@ -2,63 +2,52 @@
 
 Every command takes ``--data-dir`` (or ``KINDLING_DATA_DIR``) and honours
 ``KINDLING_DATABASE_URL`` and ``KINDLING_MASTER_KEY``, so it works on the same
-data as a running server.
+data as a running server; only ``serve`` creates a data dir (``kindling.cli.datadir``).
+The data commands (``kindling.cli.data``) also work on a remote server through the
+Management API (``--profile``, ``--remote``; ``kindling.cli.target``). Expected failures
+are one line and an exit status (``kindling.cli.errors``).
 """
 
 import getpass
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from kindling import __version__
+from kindling.cli import data
+from kindling.cli.completion import completion_command
+from kindling.cli.datadir import opened_data_dir, settings_from_env
+from kindling.cli.db import db_group
+from kindling.cli.environment_file import apply_command, export_command
+from kindling.cli.errors import EXIT_STATUS_HELP, KindlingGroup, NotSetUp, route_logs
+from kindling.cli.migrate import migrate_command
+from kindling.cli.options import data_dir_option, json_option
 from kindling.cli.output import emit_json, fields, table
-from kindling.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, Settings
-from kindling.context import build_context
+from kindling.cli.profiles import profile_group
+from kindling.cli.serve_options import operations_options, operations_overrides
+from kindling.cli.target import require_local
+from kindling.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 from kindling.oauth.errors import OAuthError
 from kindling.platform import audit
 from kindling.platform.context import Context
 from kindling.platform.errors import KindlingError
-from kindling.resources.apis.repository import APIS_REPO
-from kindling.resources.applications.repository import APPLICATIONS_REPO
 from kindling.resources.environment.repository import ENVIRONMENT_REPO
 from kindling.web.logs import LOG_FORMATS
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def data_dir_option(func: F) -> F:
-    decorated = click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="KINDLING_DATA_DIR",
-        default=DEFAULT_DATA_DIR,
-        show_default=True,
-        help="Where the SQLite database, master key and TLS files live.",
-    )(func)
-    return decorated
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+__all__ = ["cli", "data_dir_option", "json_option", "main", "opened"]
 
 
 @contextmanager
 def opened(data_dir: Path) -> Iterator[Context]:
-    """Open the data dir (creating schema and key on first use) for one command."""
-    try:
-        ctx = build_context(Settings.from_env(data_dir=data_dir))
-    except KindlingError as exc:
-        raise click.ClickException(exc.message) from None
-    try:
+    """Open a data dir that ``kindling serve`` set up, for one command (a data dir that
+    was never set up is refused with exit status 2, and nothing is created)."""
+    require_local()
+    with opened_data_dir(data_dir) as ctx:
         yield ctx
-    except KindlingError as exc:
-        raise click.ClickException(exc.message) from None
-    finally:
-        ctx.close()
 
 
 def needs_setup(ctx: Context) -> None:
@@ -70,12 +59,47 @@ def needs_setup(ctx: Context) -> None:
     ctx.keyring.reload()
 
 
-@click.group()
+@click.group(cls=KindlingGroup, epilog=EXIT_STATUS_HELP)
 @click.version_option(__version__, prog_name="kindling")
+@click.option(
+    "--profile",
+    envvar="KINDLING_PROFILE",
+    help="Run data commands on this remote server (kindling profile add).",
+)
+@click.option("--remote", metavar="URL", help="Run data commands on the server at URL.")
+@click.option("--client-id", help="With --remote [default: $KINDE_MANAGEMENT_CLIENT_ID].")
+@click.option("--client-secret", help="With --remote [default: $KINDE_MANAGEMENT_CLIENT_SECRET].")
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, exists=True),
+    help="CA certificate to trust for --remote/--profile.",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
 @click.pass_context
-def cli(context: click.Context) -> None:
-    """Kindling: a self-hosted server for Kinde's M2M OAuth flow and Management API."""
+def cli(
+    context: click.Context,
+    profile: str | None,
+    remote: str | None,
+    client_id: str | None,
+    client_secret: str | None,
+    ca_file: str | None,
+    debug: bool,
+) -> None:
+    """Kindling: a self-hosted server for Kinde's M2M OAuth flow and Management API.
+
+    The data commands (users, orgs, roles, permissions, apps, apis, flags, webhooks) work
+    on --data-dir, or on a remote server with --profile NAME or --remote URL.
+    """
+    context.obj = {
+        "profile": profile,
+        "remote": remote,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "ca_file": ca_file,
+        "debug": debug,
+    }
     if context.invoked_subcommand != "serve":
+        route_logs(debug)
         # The audit rows of changes a command makes name the CLI and the OS user
         # (platform.audit); ``serve`` leaves it unset, its requests name their callers.
         audit.begin(audit.CLI, _os_user(), None, context.invoked_subcommand)
@@ -107,6 +131,13 @@ def _os_user() -> str | None:
     envvar="KINDLING_LOG_FORMAT",
     help="Log lines as text, or one JSON object per line [default: text].",
 )
+@click.option(
+    "--seed",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    envvar="KINDLING_SEED",
+    help="Apply this environment file before serving (kindling apply, never pruning).",
+)
+@operations_options
 def serve(
     data_dir: Path,
     host: str,
@@ -119,13 +150,17 @@ def serve(
     workers: int,
     access_log: bool,
     log_format: str | None,
+    seed: Path | None,
+    **operations: Any,
 ) -> None:
     """Run the server (creates everything it needs on first run)."""
+    from kindling.cli.environment_file import read_seed
     from kindling.serve import run
 
+    require_local()
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    settings = Settings.from_env(
+    settings = settings_from_env(
         data_dir=data_dir,
         host=host,
         port=port,
@@ -136,160 +171,12 @@ def serve(
         tls_hostnames=tls_hostnames,
         workers=workers,
         log_format=log_format.lower() if log_format else None,
+        **operations_overrides(**operations),
     )
     try:
-        run(settings, access_log=access_log)
+        run(settings, access_log=access_log, seed=read_seed(seed) if seed else None)
     except KindlingError as exc:
         raise click.ClickException(exc.message) from None
-
-
-@cli.group()
-def apps() -> None:
-    """Applications (M2M clients)."""
-
-
-@apps.command("create")
-@data_dir_option
-@click.option("--name", required=True)
-@click.option(
-    "--type",
-    "type_",
-    default="m2m",
-    show_default=True,
-    type=click.Choice(["m2m", "reg", "spa", "device"]),
-)
-@click.option(
-    "--authorize-management-api",
-    is_flag=True,
-    help="Authorize it for the Kinde Management API with every scope.",
-)
-@json_option
-def apps_create(
-    data_dir: Path, name: str, type_: str, authorize_management_api: bool, as_json: bool
-) -> None:
-    """Create an application and print its client id and secret (shown once)."""
-    from kindling.resources.apis.service import authorize_application
-    from kindling.resources.applications.service import add_application
-
-    with opened(data_dir) as ctx:
-        needs_setup(ctx)
-        with ctx.storage.transaction() as uow:
-            created = add_application(uow, ctx.hasher, ctx.clock, name, type_)
-            audience = None
-            if authorize_management_api:
-                api = uow[APIS_REPO].get_management_api()
-                assert api is not None
-                audience = api.audience
-                authorize_application(uow, ctx.clock, created.application.id, audience, None)
-        issuer = ctx.issuer()
-    app = created.application
-    data = {
-        "id": app.id,
-        "name": app.name,
-        "type": app.type,
-        "client_id": app.client_id,
-        "client_secret": created.client_secret,
-        "issuer": issuer,
-        "authorized_audiences": [audience] if audience else [],
-    }
-    if as_json:
-        emit_json(data)
-        return
-    fields([(k, ", ".join(v) if isinstance(v, list) else v) for k, v in data.items()])
-    click.echo("\nThe client secret is shown only now; store it safely.")
-
-
-@apps.command("list")
-@data_dir_option
-@json_option
-def apps_list(data_dir: Path, as_json: bool) -> None:
-    """List applications."""
-    with opened(data_dir) as ctx:
-        rows = []
-        after = None
-        with ctx.storage.read() as uow:
-            while True:
-                batch = uow[APPLICATIONS_REPO].list_page(after, 500)
-                rows.extend(batch)
-                if len(batch) < 500:
-                    break
-                after = batch[-1][0]
-    items = [
-        {"id": a.id, "name": a.name, "type": a.type, "created_on": a.created_on} for _, a in rows
-    ]
-    if as_json:
-        emit_json(items)
-    else:
-        table(
-            ["ID (client id)", "NAME", "TYPE", "CREATED"],
-            [[i["id"], i["name"], i["type"], i["created_on"]] for i in items],
-        )
-
-
-@apps.command("authorize")
-@data_dir_option
-@click.argument("app")
-@click.option("--api", "audience", required=True, help="Audience of the API.")
-@click.option("--scope", "scopes", multiple=True, help="Scope to grant (default: all).")
-@json_option
-def apps_authorize(
-    data_dir: Path, app: str, audience: str, scopes: tuple[str, ...], as_json: bool
-) -> None:
-    """Authorize APP (its id) for an API and grant scopes."""
-    from kindling.resources.apis.service import authorize_application
-
-    with opened(data_dir) as ctx:
-        with ctx.storage.transaction() as uow:
-            api, granted = authorize_application(
-                uow, ctx.clock, app, audience, list(scopes) if scopes else None
-            )
-    data = {
-        "application_id": app,
-        "api_id": api.id,
-        "audience": api.audience,
-        "granted_scopes": granted,
-    }
-    if as_json:
-        emit_json(data)
-    else:
-        fields(
-            [
-                ("application", app),
-                ("audience", api.audience),
-                ("granted scopes", " ".join(granted) or "(none)"),
-            ]
-        )
-
-
-@apps.command("rotate-secret")
-@data_dir_option
-@click.argument("app")
-@click.option(
-    "--grace",
-    "grace_seconds",
-    default=3600,
-    show_default=True,
-    type=int,
-    help="Seconds the old secret keeps working (0 revokes it now).",
-)
-@json_option
-def apps_rotate_secret(data_dir: Path, app: str, grace_seconds: int, as_json: bool) -> None:
-    """Issue a new client secret for APP; the old one works until the grace window ends."""
-    from kindling.clock import isoformat
-    from kindling.resources.applications.service import rotate_secret
-
-    with opened(data_dir) as ctx:
-        secret, expires_at = rotate_secret(ctx.storage, ctx.hasher, ctx.clock, app, grace_seconds)
-    data = {
-        "client_id": app,
-        "client_secret": secret,
-        "previous_secrets_expire_on": isoformat(expires_at),
-    }
-    if as_json:
-        emit_json(data)
-        return
-    fields(list(data.items()))
-    click.echo("\nThe new secret is shown only now; store it safely.")
 
 
 @cli.command()
@@ -318,40 +205,6 @@ def token(
         emit_json(body)
     else:
         click.echo(body["access_token"])
-
-
-@cli.group()
-def users() -> None:
-    """Users."""
-
-
-@users.command("list")
-@data_dir_option
-@click.option("--email", help="Only users with this email.")
-@click.option("--limit", default=100, show_default=True, type=int)
-@json_option
-def users_list(data_dir: Path, email: str | None, limit: int, as_json: bool) -> None:
-    """List users."""
-    from kindling.resources.users.service import list_users
-
-    with opened(data_dir) as ctx:
-        found, _ = list_users(ctx.storage, None, max(1, min(limit, 500)), emails=email)
-    items = [
-        {
-            "id": u.id,
-            "email": u.email,
-            "first_name": u.first_name,
-            "last_name": u.last_name,
-            "created_on": u.created_on,
-        }
-        for u in found
-    ]
-    if as_json:
-        emit_json(items)
-    else:
-        table(
-            ["ID", "EMAIL", "FIRST NAME", "LAST NAME", "CREATED"], [list(i.values()) for i in items]
-        )
 
 
 @cli.group("admin")
@@ -421,18 +274,19 @@ def postman_export(
 ) -> None:
     """Write a Postman collection of the Management API and an environment for it."""
     import json
-    import os
 
     from kindling.web import postman
     from kindling.web.app import management_operations
     from kindling.web.openapi import build_document
 
     domain = business_domain
-    if domain is None and (
-        os.environ.get("KINDLING_DATABASE_URL") or (data_dir / "kindling.db").exists()
-    ):
-        with opened(data_dir) as ctx, ctx.storage.read() as uow:
-            domain = uow[ENVIRONMENT_REPO].get_issuer()
+    if domain is None:
+        # Without --business-domain, the data dir must be one ``kindling serve`` set up.
+        try:
+            with opened(data_dir) as ctx, ctx.storage.read() as uow:
+                domain = uow[ENVIRONMENT_REPO].get_issuer()
+        except NotSetUp as exc:
+            raise NotSetUp(f"{exc.message}; or give --business-domain") from None
     domain = (domain or Settings().public_issuer()).rstrip("/")
     document = build_document(management_operations(), [domain])
     environment_path = environment_path or output.with_name(postman.ENVIRONMENT_FILENAME)
@@ -448,40 +302,9 @@ def postman_export(
     click.echo("Set client_id and client_secret in the environment, then Get New Access Token.")
 
 
-@cli.group("webhooks")
-def webhooks_group() -> None:
-    """Webhooks: subscriptions, deliveries and their attempts, re-sending an event."""
-
-
-@webhooks_group.command("list")
-@data_dir_option
-@json_option
-def webhooks_list(data_dir: Path, as_json: bool) -> None:
-    """List webhooks with how many deliveries are pending, delivered and failed."""
-    from kindling.resources.webhooks.model import webhook_item
-    from kindling.resources.webhooks.service import webhooks_overview
-
-    with opened(data_dir) as ctx:
-        views = webhooks_overview(ctx.storage, recent=0)
-    items = [{**webhook_item(v.webhook), "deliveries": v.counts} for v in views]
-    if as_json:
-        emit_json(items)
-        return
-    table(
-        ["ID", "NAME", "ENDPOINT", "EVENT TYPES", "PENDING", "DELIVERED", "FAILED"],
-        [
-            [
-                v.webhook.id,
-                v.webhook.name,
-                v.webhook.endpoint,
-                ",".join(v.webhook.event_types),
-                v.counts["pending"],
-                v.counts["delivered"],
-                v.counts["failed"],
-            ]
-            for v in views
-        ],
-    )
+# ``webhooks list/create/delete`` are data commands (kindling.cli.data); the delivery
+# log and re-sending read the data dir directly.
+webhooks_group = data.webhooks_group
 
 
 @webhooks_group.command("deliveries")
@@ -729,6 +552,17 @@ def audit_command(
             ]
         )
     table(["TIME (UTC)", "ACTION", "RESULT", "ACTOR", "TARGET", "IP", "REQUEST", "COUNT"], rows)
+
+
+for _group in data.GROUPS:
+    if _group.name not in cli.commands:
+        cli.add_command(_group)
+cli.add_command(profile_group)
+cli.add_command(completion_command)
+cli.add_command(apply_command)
+cli.add_command(export_command)
+cli.add_command(migrate_command)
+cli.add_command(db_group)
 
 
 def main() -> None:
