@@ -4,6 +4,7 @@ Command-line options win over environment variables, which win over defaults.
 Nothing here opens files or databases; ``kindling.context.build_context`` does.
 """
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,10 @@ DEFAULT_DB_POOL_SIZE = 10
 #: How many days audit rows are kept (``KINDLING_AUDIT_RETENTION_DAYS``; 0 keeps them
 #: forever); older ones are pruned by the audit writer (``kindling.platform.audit``).
 DEFAULT_AUDIT_RETENTION_DAYS = 365
+#: ``kindling serve --log-level`` / ``KINDLING_LOG_LEVEL``: the level of the server's own and
+#: uvicorn's loggers (the access log has its own switch, ``--access-log``).
+DEFAULT_LOG_LEVEL = "info"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def _seconds(name: str, default: float) -> float:
@@ -112,6 +117,30 @@ def _count(name: str, default: int, least: int) -> int:
     return int(text)
 
 
+def _log_level(name: str, default: str) -> str:
+    """One of ``LOG_LEVELS`` from ``name`` (any case)."""
+    text = (os.environ.get(name) or "").strip().lower()
+    if not text:
+        return default
+    if text not in LOG_LEVELS:
+        raise ValueError(f"{name} must be one of {', '.join(LOG_LEVELS)}, not {text!r}")
+    return text
+
+
+def parse_proxies(text: str, name: str = "KINDLING_TRUSTED_PROXIES") -> tuple[str, ...]:
+    """Addresses and CIDR networks (``10.0.0.0/8, 127.0.0.1, ::1``), comma or space
+    separated, normalized (``10.0.0.1/32``); a malformed one raises ``ValueError``."""
+    found: list[str] = []
+    for item in text.replace(",", " ").split():
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"{name} must list IP addresses or CIDR networks (10.0.0.0/8), not {item!r}"
+            ) from None
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every option of the server and CLI."""
@@ -157,6 +186,17 @@ class Settings:
     sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
     db_pool_size: int = DEFAULT_DB_POOL_SIZE
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
+    #: Apply pending schema migrations when storage opens (``KINDLING_MIGRATE``, ``on``);
+    #: off (``--no-migrate``): refuse a schema that is not current instead.
+    migrate: bool = True
+    #: The level of the server's loggers (``KINDLING_LOG_LEVEL``; ``LOG_LEVELS``).
+    log_level: str = DEFAULT_LOG_LEVEL
+    #: Peers whose ``X-Forwarded-For/-Proto/-Host`` are believed (``KINDLING_TRUSTED_PROXIES``):
+    #: normalized networks (``parse_proxies``); none by default.
+    proxies: tuple[str, ...] = field(default=())
+    #: ``/metrics`` in Prometheus' text format (``KINDLING_METRICS``). ``from_env`` (so
+    #: ``kindling serve``) turns it on by default; settings built in code leave it off.
+    metrics: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -212,6 +252,10 @@ class Settings:
                 "KINDLING_SQLITE_BUSY_TIMEOUT", DEFAULT_SQLITE_BUSY_TIMEOUT
             ),
             "db_pool_size": _count("KINDLING_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1),
+            "migrate": _switch("KINDLING_MIGRATE", True),
+            "log_level": _log_level("KINDLING_LOG_LEVEL", DEFAULT_LOG_LEVEL),
+            "proxies": parse_proxies(env.get("KINDLING_TRUSTED_PROXIES") or ""),
+            "metrics": _switch("KINDLING_METRICS", True),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -5,13 +5,23 @@ few dialect tokens, rendered per engine: ``{pk}`` an auto-incrementing integer k
 (used for keyset pagination), ``{bool}``, ``{blob}`` and ``{bigint}``. Migrations
 run in one transaction each, under a lock, so several instances starting at once
 apply them exactly once.
+
+A migration whose statements differ per engine beyond those tokens (triggers: their
+bodies hold ``;``) defines ``SQL`` as a mapping from dialect to its statements instead,
+each run as it is.
+
+``schema_status`` reads where a database stands (``kindling migrate --status``, the
+``--no-migrate`` check ``require_current``, ``kindling db copy``) without creating anything.
 """
 
 import importlib
 import pkgutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from kindling.platform import schema
 from kindling.platform.engine import Engine, Session
+from kindling.platform.errors import ConfigurationError
 
 _TOKENS = {
     "sqlite": {
@@ -29,9 +39,13 @@ _TOKENS = {
 }
 
 
-def _discover() -> list[tuple[int, str, str]]:
+#: A migration's ``SQL``: portable text, or each dialect's own statements.
+MigrationSql = str | Mapping[str, Sequence[str]]
+
+
+def _discover() -> list[tuple[int, str, MigrationSql]]:
     """Collect ``schema/vNNNN_<name>.py`` modules (each defines ``SQL``), in version order."""
-    found: list[tuple[int, str, str]] = []
+    found: list[tuple[int, str, MigrationSql]] = []
     for info in pkgutil.iter_modules(schema.__path__):
         if not info.name.startswith("v"):
             continue
@@ -45,10 +59,12 @@ def _discover() -> list[tuple[int, str, str]]:
     return found
 
 
-MIGRATIONS: list[tuple[int, str, str]] = _discover()
+MIGRATIONS: list[tuple[int, str, MigrationSql]] = _discover()
 
 
-def _render(sql: str, dialect: str) -> list[str]:
+def _render(sql: MigrationSql, dialect: str) -> list[str]:
+    if not isinstance(sql, str):
+        return list(sql[dialect])
     text = sql.format(**_TOKENS[dialect])
     return [stmt.strip() for stmt in text.split(";") if stmt.strip()]
 
@@ -80,3 +96,105 @@ def migrate(engine: Engine, now: str) -> list[int]:
             )
             applied.append(version)
     return applied
+
+
+# --- the schema's state, for ``kindling migrate --status``, --no-migrate and db copy ----
+
+
+class SchemaNotCurrent(ConfigurationError):
+    """The database's schema is not the one this code needs, and it may not migrate it
+    (``--no-migrate``, ``KINDLING_MIGRATE=off``) or cannot (the database is newer)."""
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """What ``schema_migrations`` says of a database against the migrations this code has."""
+
+    #: The versions applied: version -> (name, applied on).
+    applied: Mapping[int, tuple[str, str]]
+    #: The versions this code has that the database has not applied, with their names.
+    pending: Sequence[tuple[int, str]]
+    #: Applied versions this code does not know (the database was migrated by a newer one).
+    unknown: Sequence[int]
+    #: False when the database has no ``schema_migrations`` table: nothing was ever applied.
+    initialized: bool
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.unknown
+
+    @property
+    def version(self) -> int:
+        """The highest version applied (0 for none)."""
+        return max(self.applied, default=0)
+
+    def describe(self) -> str:
+        """One line: what is wrong with the schema (or that it is current)."""
+        if not self.initialized:
+            return "the database has no Kindling schema yet"
+        if self.unknown:
+            newer = ", ".join(str(v) for v in self.unknown)
+            return (
+                f"the database has migrations this version of Kindling does not know "
+                f"({newer}): it was migrated by a newer one"
+            )
+        if self.pending:
+            count = len(self.pending)
+            versions = ", ".join(str(v) for v, _ in self.pending)
+            plural = "s" if count != 1 else ""
+            return f"{count} migration{plural} pending ({versions})"
+        return f"the schema is current (version {self.version})"
+
+
+#: The version the code's newest migration brings the schema to.
+LATEST = MIGRATIONS[-1][0] if MIGRATIONS else 0
+
+
+def has_table(session: Session, name: str) -> bool:
+    """True when the connected database (its current schema, on PostgreSQL) has ``name``."""
+    if session.dialect == "postgres":
+        row = session.one(
+            "SELECT 1 AS found FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = ?",
+            (name,),
+        )
+    else:
+        row = session.one(
+            "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        )
+    return row is not None
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """Read ``schema_migrations`` (one read; creates nothing)."""
+    with engine.session(write=False) as session:
+        if not has_table(session, "schema_migrations"):
+            rows = []
+            initialized = False
+        else:
+            rows = session.all("SELECT version, name, applied_on FROM schema_migrations")
+            initialized = True
+    applied = {int(r["version"]): (str(r["name"]), str(r["applied_on"])) for r in rows}
+    known = {version for version, _, _ in MIGRATIONS}
+    return SchemaStatus(
+        applied=applied,
+        pending=[(v, name) for v, name, _ in MIGRATIONS if v not in applied],
+        unknown=sorted(set(applied) - known),
+        initialized=initialized,
+    )
+
+
+def require_current(engine: Engine) -> None:
+    """Raise ``SchemaNotCurrent`` (one line, naming the fix) unless the schema is current.
+
+    What a server or command started with ``--no-migrate`` checks instead of migrating.
+    """
+    status = schema_status(engine)
+    if status.current and status.initialized:
+        return
+    if status.unknown:
+        raise SchemaNotCurrent(f"{status.describe()}; upgrade Kindling")
+    raise SchemaNotCurrent(
+        f"{status.describe()} and migrations are off (--no-migrate, KINDLING_MIGRATE=off): "
+        "run `kindling migrate` first"
+    )

@@ -37,12 +37,12 @@ from kindling.platform.event_types import EventType
 from kindling.platform.events import DomainEvent
 from kindling.platform.ids import event_id
 from kindling.platform.keys import KEYS_REPO
-from kindling.platform.migrations import MIGRATIONS, migrate
+from kindling.platform.migrations import MIGRATIONS, migrate, require_current
 from kindling.platform.outbox import OUTBOX_REPO, SqlOutbox
 from kindling.platform.repository import RepositoryFactory, RepositoryKey
 from kindling.platform.signing_sql import SqlKeyRepository
 
-__all__ = ["Storage", "UnitOfWork", "open_storage"]
+__all__ = ["Storage", "UnitOfWork", "open_engine", "open_storage"]
 
 SQLITE_FILE = "kindling.db"
 R = TypeVar("R")
@@ -190,6 +190,20 @@ class Storage:
         self.engine.close()
 
 
+def open_engine(
+    database_url: str | None, data_dir: Path, limits: EngineLimits | None = None
+) -> Engine:
+    """The engine ``database_url`` names (the data dir's SQLite file when None), as it is:
+    not migrated (``kindling migrate``, ``kindling db copy``)."""
+    if database_url and database_url.startswith(("postgresql://", "postgres://")):
+        return PostgresEngine(database_url, limits=limits)
+    if database_url and database_url.startswith("sqlite:///"):
+        return SqliteEngine(Path(database_url.removeprefix("sqlite:///")), limits)
+    if database_url:
+        raise ValueError("KINDLING_DATABASE_URL must start with postgresql:// or sqlite:///")
+    return SqliteEngine(data_dir / SQLITE_FILE, limits)
+
+
 def open_storage(
     database_url: str | None,
     data_dir: Path,
@@ -198,27 +212,25 @@ def open_storage(
     repositories: Mapping[RepositoryKey[Any], RepositoryFactory],
     reactions: Mapping[str, Sequence[Reaction]] | None = None,
     limits: EngineLimits | None = None,
+    migrate_schema: bool = True,
 ) -> Storage:
     """Open the configured engine and bring its schema up to date.
 
     ``migrated_on`` is recorded with each migration applied; ``now`` stamps events;
     ``limits`` bound every wait (``engine.current_limits()`` when None). Migrations run
-    without statement or lock timeouts (``Engine.maintenance``). If the database fails
+    without statement or lock timeouts (``Engine.maintenance``). With ``migrate_schema``
+    False (``--no-migrate``, ``KINDLING_MIGRATE=off``) nothing is applied: a schema that
+    is not current raises ``SchemaNotCurrent`` instead. If the database fails
     (``StorageUnavailable``) the engine is closed again before the error propagates, so a
     caller that retries leaves no pool or connection behind.
     """
-    engine: Engine
-    if database_url and database_url.startswith(("postgresql://", "postgres://")):
-        engine = PostgresEngine(database_url, limits=limits)
-    elif database_url and database_url.startswith("sqlite:///"):
-        engine = SqliteEngine(Path(database_url.removeprefix("sqlite:///")), limits)
-    elif database_url:
-        raise ValueError("KINDLING_DATABASE_URL must start with postgresql:// or sqlite:///")
-    else:
-        engine = SqliteEngine(data_dir / SQLITE_FILE, limits)
+    engine = open_engine(database_url, data_dir, limits)
     try:
-        with engine.maintenance():
-            migrate(engine, migrated_on)
+        if migrate_schema:
+            with engine.maintenance():
+                migrate(engine, migrated_on)
+        else:
+            require_current(engine)
     except BaseException:
         engine.close()
         raise

@@ -35,6 +35,8 @@ from kindling.platform.storage import current_request_id
 __all__ = ["LOG_FORMATS", "JsonFormatter", "RequestIdFilter", "TextFormatter", "logging_config"]
 
 LOG_FORMATS = ("text", "json")
+#: The levels ``--log-level`` accepts (lower case on the command line), lowest first.
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
@@ -116,7 +118,9 @@ class JsonFormatter(logging.Formatter):
         return _encode(out).decode()
 
 
-def logging_config(log_format: str, access_log: bool = True) -> dict[str, Any]:
+def logging_config(
+    log_format: str, access_log: bool = True, log_level: str = "info"
+) -> dict[str, Any]:
     """The ``logging.config.dictConfig`` for ``kindling serve`` (uvicorn's ``log_config``).
 
     Application and uvicorn lines go to stderr, the access log (``kindling.access``,
@@ -124,9 +128,18 @@ def logging_config(log_format: str, access_log: bool = True) -> dict[str, Any]:
     uvicorn's access logger is silenced: the pipeline's access log replaces it.
     ``access_log=False`` (``--no-access-log``) raises ``kindling.access`` to WARNING,
     which the pipeline checks before building a line.
+
+    ``log_level`` (``--log-level``, ``KINDLING_LOG_LEVEL``: ``debug`` ... ``critical``) is
+    the level of Kindling's and uvicorn's loggers; other libraries log from WARNING up
+    (or from ``log_level`` when it is higher), so ``debug`` shows Kindling's detail without
+    every driver's. The access log keeps its own switch.
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}: {log_format!r}")
+    level = log_level.upper()
+    if level not in _LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(_LEVELS).lower()}: {log_level!r}")
+    root_level = level if _LEVELS.index(level) > _LEVELS.index("WARNING") else "WARNING"
     formatter = JsonFormatter if log_format == "json" else TextFormatter
     handler = {"class": "logging.StreamHandler", "formatter": "kindling", "filters": ["request"]}
     return {
@@ -139,14 +152,14 @@ def logging_config(log_format: str, access_log: bool = True) -> dict[str, Any]:
             "stdout": {**handler, "stream": "ext://sys.stdout"},
         },
         "loggers": {
-            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn": {"handlers": ["stderr"], "level": level, "propagate": False},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
-            "kindling": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "kindling": {"handlers": ["stderr"], "level": level, "propagate": False},
             "kindling.access": {
                 "handlers": ["stdout"],
                 "level": "INFO" if access_log else "WARNING",
                 "propagate": False,
             },
         },
-        "root": {"handlers": ["stderr"], "level": "WARNING"},
+        "root": {"handlers": ["stderr"], "level": root_level},
     }

@@ -53,6 +53,10 @@ extensions (``/kindling/v1``), the console, the API docs, discovery, JWKS,
    (Starlette's ``ServerErrorMiddleware`` sends its 500 and re-raises) the exception
    stops here; if one was cut short it is re-raised so the server drops the
    connection.
+6. **Trusted proxies.** With ``--trusted-proxies`` (``KINDLING_TRUSTED_PROXIES``), a request
+   whose peer is one of them has its client address, scheme and host taken from
+   ``X-Forwarded-For/-Proto/-Host`` (``kindling.web.proxy``) before anything else reads
+   the scope; without it the headers change nothing and cost nothing.
 
 The hot path (the token endpoint) pays for one scan of the request headers, 16
 random bytes, a contextvar set/reset, one send wrapper that appends a pre-built
@@ -78,6 +82,7 @@ from kindling.config import DEFAULT_MAX_HEADER_BYTES
 from kindling.oauth.requests import MAX_BODY
 from kindling.platform.codes import Code
 from kindling.platform.storage import current_request_id
+from kindling.web.proxy import TrustedProxies
 from kindling.web.token import Message, Receive, Scope, Send
 
 __all__ = [
@@ -181,7 +186,8 @@ class RequestInfo:
     """What the pipeline knows of a request before it runs: given to hooks and the log.
 
     ``path`` is the decoded path the router sees, without the query string;
-    ``client_ip`` the peer address (Kindling does not trust proxy headers).
+    ``client_ip`` the peer address, or the client's address from ``X-Forwarded-For`` when
+    the peer is a trusted proxy (``kindling.web.proxy``).
     """
 
     method: str
@@ -194,6 +200,9 @@ class RequestInfo:
     #: A ``POST`` to ``CLIENT_AUTH_PATHS`` with hooks only: the body, read ahead (None when
     #: it is larger than ``MAX_BODY``, and elsewhere).
     body: bytes | None = None
+    #: The ASGI scope the entry point was given: after the response, the router has left
+    #: the matched route in it (``scope["route"]``; the metrics' route template).
+    scope: Scope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,22 +314,27 @@ async def _read_ahead(receive: Receive) -> tuple[bytes | None, Receive]:
 class RequestPipeline:
     """The ASGI middleware around the whole application (see the module docstring)."""
 
-    __slots__ = ("app", "hooks", "max_header_bytes")
+    __slots__ = ("app", "hooks", "max_header_bytes", "proxies")
 
     def __init__(
         self,
         app: ASGIApp,
         hooks: Sequence[PipelineHook] = (),
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         self.app = app
         self.hooks = tuple(hooks)
         self.max_header_bytes = max_header_bytes
+        #: ``X-Forwarded-*`` is believed from these peers only (None: from nobody).
+        self.proxies = proxies if proxies else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.proxies is not None:
+            scope = self.proxies.apply(scope)
         start = perf_counter()
         raw_id: bytes | None = None
         seen_id = False
@@ -351,6 +365,7 @@ class RequestPipeline:
                     request_id,
                     entry_point(scope["path"]),
                     headers,
+                    scope=scope,
                 )
             try:
                 if size > self.max_header_bytes or len(headers) > MAX_HEADER_COUNT:
