@@ -29,6 +29,11 @@
 #   A_SRC         likewise for the plain "kindling" cases (e.g. an unpatched copy of the same
 #                 commit, so that A and B differ only by the change)
 #   PROFILE_CASE  which Kindling case PROFILE=1 profiles (default kindling)
+#   PG_ADMIN_URL  PostgreSQL for the "kindling-pg" and "kindling-pg-2scopes" cases (default
+#                 postgresql://postgres@127.0.0.1:5432/test): the same server on a fresh schema
+#                 there (dropped afterwards) instead of SQLite, to compare both token paths in
+#                 one run, e.g. CASES="kindling kindling-pg" bench/token_bench.sh 2 10.
+#                 PostgreSQL's own processes are not pinned; their CPU is not in the server's.
 # Traffic goes to 127.0.0.1 only; every load run is bounded by wrk's -d.
 set -euo pipefail
 
@@ -51,6 +56,8 @@ PEER_PORT="${PEER_PORT:-13000}"
 VENV="${VENV:-$REPO/.venv}"
 PROFILE="${PROFILE:-0}"
 PY="$VENV/bin/python"
+PG_ADMIN_URL="${PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/test}"
+PG_SCHEMA=""
 KINDLING="$VENV/bin/kindling"
 LIB="$REPO/bench/benchlib.py"
 HZ="$(getconf CLK_TCK)"
@@ -81,7 +88,15 @@ stop_server() {
   fi
   SRV=""
 }
-cleanup() { stop_server; rm -rf "$WORK"; }
+pg_schema() {  # create|drop name
+  "$PY" -c 'import sys, psycopg
+verb, url, name = sys.argv[1:]
+with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+    conn.execute(f"CREATE SCHEMA {name}" if verb == "create" else f"DROP SCHEMA IF EXISTS {name} CASCADE")
+' "$1" "$PG_ADMIN_URL" "$2"
+}
+drop_schema() { [ -z "$PG_SCHEMA" ] || pg_schema drop "$PG_SCHEMA" || true; PG_SCHEMA=""; }
+cleanup() { stop_server; drop_schema; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -110,10 +125,16 @@ fi
 
 # ----------------------------------------------------------------------------- servers
 # start_<case> sets SRV (server pid, pinned to CPU 0), URL, LUA and writes $WORK/token.json
-start_kindling() {  # scope (may be empty), variant (a or b)
-  local scope="$1" variant="${2:-a}" data log cid secret audience body
+start_kindling() {  # scope (may be empty), variant (a or b), engine (sqlite or pg)
+  local scope="$1" variant="${2:-a}" engine="${3:-sqlite}" data log cid secret audience body sep
   # The benchmark measures issuance, not the per-client rate limit (50/s by default).
   local -a envs=("KINDLING_RATE_LIMITS=off")
+  if [ "$engine" = pg ]; then
+    PG_SCHEMA="kb_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+    pg_schema create "$PG_SCHEMA" || die "cannot create a schema at $PG_ADMIN_URL"
+    sep="?"; [[ "$PG_ADMIN_URL" != *"?"* ]] || sep="&"
+    envs+=("KINDLING_DATABASE_URL=$PG_ADMIN_URL${sep}options=-csearch_path%3D$PG_SCHEMA")
+  fi
   port_free "$KINDLING_PORT" || die "port $KINDLING_PORT is in use"
   data="$(mktemp -d "$WORK/kindling-data.XXXXXX")"
   log="$data/server.log"
@@ -171,6 +192,8 @@ start_case() {
     kindling-2scopes) start_kindling "read:users read:applications" ;;
     kindling-b) start_kindling "" b ;;
     kindling-b-2scopes) start_kindling "read:users read:applications" b ;;
+    kindling-pg) start_kindling "" a pg ;;
+    kindling-pg-2scopes) start_kindling "read:users read:applications" a pg ;;
     peer) start_peer ;;
     *) die "unknown case $1" ;;
   esac
@@ -208,6 +231,7 @@ for round in $(seq 1 "$ROUNDS"); do
     if [ "$round" = 1 ]; then echo "  $name token: $info"; fi
     for c in $CONNS; do measure "$name" "$round" "$c"; done
     stop_server
+    drop_schema
   done
 done
 

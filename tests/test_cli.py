@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 import uuid
@@ -165,3 +166,12 @@ def test_commands_on_an_empty_data_dir_say_to_run_serve_first(tmp_path: object) 
     )
     assert result.returncode != 0
     assert "kindling serve" in result.stderr
+
+
+def test_the_data_dir_database_and_master_key_are_private(sqlite_server: KindlingServer) -> None:
+    """What ``kindling serve`` writes into a data dir holds sealed signing keys and secret
+    hashes: the SQLite file, its WAL and shared-memory files (there while it serves) and
+    the master key are readable by their owner only, whatever the umask."""
+    for name in ("kindling.db", "kindling.db-wal", "kindling.db-shm", "master.key"):
+        mode = stat.S_IMODE((sqlite_server.data_dir / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))

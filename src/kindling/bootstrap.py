@@ -1,9 +1,18 @@
 """First run: environment, signing key, the Management API and a bootstrap M2M app.
 
-Idempotent and safe to run from several instances at once: everything happens
-under the write lock, and only the run that creates the environment creates the
-bootstrap application and sees its secret. Later runs only re-point the issuer
-(and with it the Management API audience) when the configuration changed.
+Idempotent and safe to run from several instances at once: everything happens in one
+write transaction that first takes the set-up lock (``EnvironmentRepository.lock_set_up``:
+PostgreSQL's advisory lock; on SQLite the write lock itself), and only the run that
+creates the environment creates the bootstrap application and sees its secret. Later
+runs only re-point the issuer (and with it the Management API audience) when the
+configuration changed.
+
+**Two first runs at once.** Two instances started together on an empty database both
+find no environment and both prepare a first run. The second to take the lock waits
+for the first's commit, then finds the environment: it writes nothing, rolls back and
+runs again from the top as the later run it now is (``_SetUpMeanwhile``), checking the
+signing keys the first made before it writes anything. So exactly one instance prints
+the first run's secrets and both serve the same environment.
 
 The first signing key is made in the transaction that creates the environment, so an
 environment never exists without one. A later run that finds the environment but no
@@ -28,6 +37,13 @@ from kindling.resources.applications.service import add_application
 from kindling.resources.environment.repository import ENVIRONMENT_REPO
 
 BOOTSTRAP_APP_NAME = "Kindling bootstrap M2M application"
+#: The longest a run waits for another instance's set-up to commit (seconds); past it the
+#: database counts as not answering (``StorageUnavailable``: a deferred start).
+SET_UP_WAIT = 30.0
+
+
+class _SetUpMeanwhile(Exception):
+    """Another instance set the environment up while this run prepared a first run."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,15 @@ class BootstrapResult:
 
 
 def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
+    """Set the environment up on a first run, else check it and follow ``issuer``."""
+    try:
+        return _bootstrap(ctx, issuer)
+    except _SetUpMeanwhile:
+        # Rolled back with nothing written; the environment is there now: a later run.
+        return _bootstrap(ctx, issuer)
+
+
+def _bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
     now = isoformat(ctx.clock.now())
     client_id = client_secret = None
     with ctx.storage.read() as uow:
@@ -54,7 +79,10 @@ def bootstrap(ctx: Context, issuer: str) -> BootstrapResult:
     first_key = None if set_up else ctx.keyring.new_key()
     key_created = False
     with ctx.storage.transaction() as uow:
+        uow[ENVIRONMENT_REPO].lock_set_up(SET_UP_WAIT)
         previous = uow[ENVIRONMENT_REPO].get_issuer()
+        if previous is not None and not set_up:
+            raise _SetUpMeanwhile
         first_run = previous is None
         if previous != issuer:
             uow[ENVIRONMENT_REPO].set_issuer(issuer, now)

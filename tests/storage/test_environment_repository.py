@@ -7,13 +7,16 @@ fresh SQLite file is known to start before first run.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from kindling.context import open_storage
+from kindling.platform.engine import EngineLimits, StorageUnavailable
 from kindling.platform.storage import Storage
 from kindling.resources.environment.repository import ENVIRONMENT_REPO
+from kindling.resources.environment.sql import SqlEnvironmentRepository
 from tests.storage.conftest import LATER, NOW, Boom, uid
 
 
@@ -137,3 +140,71 @@ def test_logos_store_replace_and_delete(storage: Storage) -> None:
         assert uow[ENVIRONMENT_REPO].logo_data(dark) == ("image/svg+xml", b"<svg/>")
         types = [t for t, _, _ in uow[ENVIRONMENT_REPO].logos()]
     assert light not in types and dark in types
+
+
+def _hold_set_up_lock(
+    storage: Storage, locked: threading.Event, release: threading.Event, logo_type: str
+) -> threading.Thread:
+    """A thread whose transaction takes the set-up lock, waits for ``release``, then
+    writes a logo of ``logo_type`` and commits."""
+
+    def hold() -> None:
+        with storage.transaction() as uow:
+            uow[ENVIRONMENT_REPO].lock_set_up(10)
+            locked.set()
+            release.wait(10)
+            uow[ENVIRONMENT_REPO].set_logo(logo_type, "image/png", b"png", NOW)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(10)
+    return thread
+
+
+def test_the_set_up_lock_makes_a_second_transaction_wait_for_the_first(
+    storage: Storage,
+) -> None:
+    """Two first runs at once (``kindling.bootstrap``): the second sees the first's commit."""
+    logo_type = f"set-up-{uid()}"
+    locked, release = threading.Event(), threading.Event()
+    holder = _hold_set_up_lock(storage, locked, release, logo_type)
+    # Let the holder go only after this transaction has started waiting for the lock.
+    threading.Timer(0.3, release.set).start()
+    try:
+        with storage.transaction() as uow:
+            uow[ENVIRONMENT_REPO].lock_set_up(10)
+            assert uow[ENVIRONMENT_REPO].logo_data(logo_type) == ("image/png", b"png")
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_the_set_up_lock_waits_past_the_engine_bounds_and_no_longer_than_asked(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """The engine's lock and statement bounds (here 0.1 s and 0.2 s) do not cut the wait
+    short, and hold again for the rest of the transaction; ``wait`` does cut it short, as
+    a database that does not answer."""
+    limits = EngineLimits(lock_timeout=0.1, statement_timeout=0.2)
+    storage = open_storage(pg_url, tmp_path, NOW, limits=limits)
+    try:
+        logo_type = f"set-up-{uid()}"
+        locked, release = threading.Event(), threading.Event()
+        holder = _hold_set_up_lock(storage, locked, release, logo_type)
+        try:
+            with pytest.raises(StorageUnavailable), storage.transaction() as uow:
+                uow[ENVIRONMENT_REPO].lock_set_up(0.3)
+            # Released after 0.5 s, longer than either bound.
+            threading.Timer(0.5, release.set).start()
+            seen = None
+            with pytest.raises(StorageUnavailable), storage.engine.session(write=True) as session:
+                repo = SqlEnvironmentRepository(session)
+                repo.lock_set_up(10)
+                seen = repo.logo_data(logo_type)
+                session.one("SELECT pg_sleep(1)")  # the statement bound is back: cut short
+            assert seen == ("image/png", b"png")  # got the lock once the holder committed
+        finally:
+            release.set()
+            holder.join()
+    finally:
+        storage.close()

@@ -9,14 +9,20 @@ for the current view (``current()``), and that check is cheap:
   whether anything was committed since this thread last looked; only then is the one
   row ``token_state.version`` read, and only when *that* moved are the key rows and the
   newly revoked token ids read. About 5 µs per check when nothing changed (measured).
-* PostgreSQL has no such marker, so the version row is read on every check: one small
-  indexed read, measured at about 0.1-0.25 ms on a local server (a token request is
-  about 1-2 ms there, most of it RSA signing and the client lookup).
+* On PostgreSQL the marker is pushed: a trigger on ``token_state`` sends
+  ``NOTIFY kindling_changes`` with the commit, and each process's listener moves its
+  marker when it arrives (``platform/engine.py``, ``schema/v0024_change_notify.py``);
+  the check is then about 2 µs (a lock and a ``poll`` of the listening socket). While
+  the listener is not connected the marker is None and the version row is read on
+  every check (one small indexed read, about 0.1-0.5 ms on a local server).
 
 So a change committed by any process (a rotation, an emergency revoke, a revoked token)
-is seen by every worker's very next request, and a reload never unseals a key twice:
-private keys are unsealed once per process, and only for keys that sign (unsealing
-validates the RSA key, about 30 ms); a retired key verifies with the public JWK.
+is seen by every worker's very next request on SQLite and by the committing process's
+next request on PostgreSQL; other processes and instances on PostgreSQL see it as soon as
+the notification arrives (well under a second, ``tests/test_instances_pg.py``). A
+reload never unseals a key twice: private keys are unsealed once per process, and only
+for keys that sign (unsealing validates the RSA key, about 30 ms); a retired key
+verifies with the public JWK.
 
 **Rotation timeline (publish-before-sign, RELIABILITY-AND-USERS.md A7).** ``rotate``
 adds the new key as ``next``: from that commit it is in every worker's JWKS, but
@@ -45,7 +51,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -250,6 +256,8 @@ class Keyring:
         self._local = threading.local()
         self._view = _EMPTY
         self._signers: dict[tuple[str, str], Signer] = {}
+        #: The last change marker any thread confirmed the view at (``current_if_known``).
+        self._confirmed: Hashable | None = None
 
     # --- loading ---------------------------------------------------------------------
 
@@ -274,6 +282,7 @@ class Keyring:
                 raise ConfigurationError(NO_SIGNING_KEY)
             self._view = view
             self._local.marker = None
+            self._confirmed = None
 
     def startup_check(self) -> None:
         """``reload``, then record the sealing key's check value if none was kept yet
@@ -298,12 +307,35 @@ class Keyring:
                 self._refresh()
             if marker is not None:
                 self._local.marker = marker
+                self._confirmed = marker
             view = self._view
         if self._clock.now() >= view.valid_until:
             with self._lock:
                 if self._view.version == view.version:
                     self._view = _timed(self._view, self._clock.now())
                 view = self._view
+        return view
+
+    def current_if_known(self) -> KeyringView | None:
+        """``current()`` when it needs no database read on this thread, else None.
+
+        That is when this thread has seen the engine's change marker at its present
+        value and the view's clock-dependent parts are still valid: then ``current()``
+        would return this very view. The event loop asks this to answer from memory and
+        leaves the rest (a read, on PostgreSQL a round trip) to a worker thread.
+        """
+        view = self._view
+        if view.version < 0:
+            return None
+        marker = self._storage.change_marker()
+        if marker is None:
+            return None
+        # Seen by this thread, or by any thread since the last commit: a marker never
+        # comes back to a value once it moved (SQLite's name one connection each).
+        if marker != getattr(self._local, "marker", None) and marker != self._confirmed:
+            return None
+        if self._clock.now() >= view.valid_until:
+            return None
         return view
 
     def _refresh(self) -> None:

@@ -19,6 +19,15 @@ class EnvironmentRepository(Protocol):
     def set_issuer(self, issuer: str, now: str) -> None:
         """Create the environment or change its issuer."""
 
+    def lock_set_up(self, wait: float) -> None:
+        """Wait (at most ``wait`` seconds) until no other transaction holds the set-up
+        lock, then hold it until this transaction ends, so that two first runs on one
+        database (two instances starting at once) happen one after the other and the
+        second sees the environment the first made. Raises ``StorageUnavailable`` when
+        the wait runs out. On SQLite a write transaction holds the database's write lock
+        already, so this does nothing there.
+        """
+
     def created_on(self) -> str | None:
         """When the environment was created, or None before first run."""
 

@@ -8,6 +8,10 @@ from typing import Any
 from kindling.platform.engine import Session
 
 _ID = "default"
+#: The first key of the set-up's PostgreSQL advisory lock; the second is the hash of the
+#: schema, so instances of other schemas in the same database do not wait for each other.
+#: (The migrations' lock, ``platform/migrations.py``, is 7244511.)
+SET_UP_LOCK = 7244512
 
 
 class SqlEnvironmentRepository:
@@ -24,6 +28,30 @@ class SqlEnvironmentRepository:
                 "INSERT INTO environment (id, issuer, created_on) VALUES (?, ?, ?)",
                 (_ID, issuer, now),
             )
+
+    def lock_set_up(self, wait: float) -> None:
+        if self._s.dialect != "postgres":
+            return  # BEGIN IMMEDIATE: the write transaction holds SQLite's write lock
+        # The engine bounds every lock wait and statement (lock_timeout, statement_timeout:
+        # seconds), far less than another instance's first run may hold this lock. Lift
+        # both to ``wait`` for this one statement, then put them back for the rest.
+        saved = self._s.one(
+            "SELECT current_setting('lock_timeout') AS lock_timeout, "
+            "current_setting('statement_timeout') AS statement_timeout"
+        )
+        assert saved is not None
+        bound = f"{max(1, round(wait * 1000))}ms"
+        self._set_timeouts(bound, bound)
+        self._s.one(f"SELECT pg_advisory_xact_lock({SET_UP_LOCK}, hashtext(current_schema()))")
+        self._set_timeouts(str(saved["lock_timeout"]), str(saved["statement_timeout"]))
+
+    def _set_timeouts(self, lock_timeout: str, statement_timeout: str) -> None:
+        """PostgreSQL's two bounds, for the rest of this transaction (``SET LOCAL``)."""
+        self._s.one(
+            "SELECT set_config('lock_timeout', ?, true) AS lock_timeout, "
+            "set_config('statement_timeout', ?, true) AS statement_timeout",
+            (lock_timeout, statement_timeout),
+        )
 
     def created_on(self) -> str | None:
         row = self._s.one("SELECT created_on FROM environment WHERE id = ?", (_ID,))
