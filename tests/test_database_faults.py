@@ -472,9 +472,9 @@ def test_sqlite_write_lock_held(tmp_path: Path) -> None:
                 time.sleep(0.5)  # every worker thread is now waiting for the lock
                 health = _probe_health(server, 5)
                 results = [f.result() for f in futures]
-            # Starved, a probe would wait behind the pool (its timeout is 2 s); the bound
-        # leaves room for a loaded CI host.
-        assert max(health) < 1.0, health
+            # Starved, a probe would wait behind the write lock (its wait is 2 s); the
+            # bound leaves room for a loaded CI host.
+            assert max(health) < 1.0, health
             assert all(status == 503 and retry for status, _, retry in results), results
             # Bounded: two rounds of the 2 s wait at most (40 request threads for 50).
             assert max(elapsed for _, elapsed, _ in results) < 7.0, results
