@@ -15,6 +15,8 @@ Usage (from the repo root, with the venv active):
 
     python bench/users_bench.py [--users 1000000] [--engines sqlite,postgres] [--seconds 10]
 
+``KINDLING_BENCH_SRC=DIR`` measures another copy of ``src/`` (an A/B against a worktree).
+
 Traffic goes to 127.0.0.1 only; every run is bounded in time. Results are printed and
 written to ``bench/results/users-<timestamp>.json``.
 """
@@ -26,6 +28,7 @@ import json
 import os
 import random
 import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -35,10 +38,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+#: The ``src/`` to measure (an A/B: ``KINDLING_BENCH_SRC=/tmp/base/src``); the server runs it too.
+SRC = Path(os.environ.get("KINDLING_BENCH_SRC") or ROOT / "src")
+sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from benchlib import parse_wrk  # noqa: E402
@@ -54,8 +57,16 @@ BATCH = 50_000
 CREATED = "2026-01-01T00:00:00+00:00"
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak resident set so far (``ru_maxrss``, KiB on Linux), in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def seed(settings: Settings, count: int) -> dict[str, Any]:
-    """Insert ``count`` users with one email identity each; return timings."""
+    """Insert ``count`` users with one email identity each, ``BATCH`` per transaction;
+    return the time taken and the process's peak RSS before and after (bounded: one
+    batch of objects and rows lives at a time)."""
+    rss_before = _peak_rss_mib()
     ctx = build_context(settings)
     started = time.perf_counter()
     made = 0
@@ -94,7 +105,13 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
             with ctx.storage.engine.session(write=True) as session:
                 session.execute("ANALYZE users")
                 session.execute("ANALYZE user_identities")
-        return {"users": count, "seconds": round(elapsed, 2), "users_per_s": round(count / elapsed)}
+        return {
+            "users": count,
+            "seconds": round(elapsed, 2),
+            "users_per_s": round(count / elapsed),
+            "peak_rss_mib_before": rss_before,
+            "peak_rss_mib": _peak_rss_mib(),
+        }
     finally:
         ctx.close()
 
@@ -155,7 +172,10 @@ def page_token(settings: Settings, page: int, size: int) -> str:
 
 
 def start_server(settings: Settings, port: int) -> tuple[subprocess.Popen[str], str, str]:
-    env = dict(os.environ, KINDLING_DATA_DIR=str(settings.data_dir))
+    env = dict(os.environ, KINDLING_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(SRC))
+    # Rate limits stay on (their hook is part of every request's cost), with a per-client
+    # API limit this one client cannot reach: the default, 2,000/s, is below the target.
+    env.setdefault("KINDLING_RATE_LIMIT_API", "1000000/second")
     if settings.database_url:
         env["KINDLING_DATABASE_URL"] = settings.database_url
     process = subprocess.Popen(
@@ -269,6 +289,8 @@ def run_engine(engine: str, count: int, seconds: int, port: int, rounds: int) ->
     schema = None
     database_url = None
     if engine == "postgres":
+        import psycopg  # the postgres extra; only for this engine
+
         schema = "kb_" + secrets.token_hex(4)
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
@@ -278,7 +300,11 @@ def run_engine(engine: str, count: int, seconds: int, port: int, rounds: int) ->
     process = None
     try:
         result["seed"] = seed(settings, count)
-        print(f"[{engine}] seeded {count} users in {result['seed']['seconds']} s", flush=True)
+        print(
+            f"[{engine}] seeded {count} users in {result['seed']['seconds']} s, "
+            f"peak RSS {result['seed']['peak_rss_mib']} MiB",
+            flush=True,
+        )
         result["email_lookup_server_time"] = email_server_time(settings, count)
         process, token, _ = start_server(settings, port)
         base = f"http://127.0.0.1:{port}/api/v1/users?page_size=100"
@@ -307,6 +333,8 @@ def run_engine(engine: str, count: int, seconds: int, port: int, rounds: int) ->
             process.wait(timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
         if schema:
+            import psycopg
+
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
@@ -324,8 +352,8 @@ def main() -> int:
         for e in args.engines.split(",")
     ]
     print(
-        f"\n{'engine':10} {'seed s':>7} {'p1 req/s':>9} {'p1 p99':>8} {'pN req/s':>9} "
-        f"{'pN p99':>8} {'pN/p1':>6} {'pN/p1 srv':>9} {'email ms (server)':>18} "
+        f"\n{'engine':10} {'seed s':>7} {'seed MiB':>8} {'p1 req/s':>9} {'p1 p99':>8} "
+        f"{'pN req/s':>9} {'pN p99':>8} {'pN/p1':>6} {'pN/p1 srv':>9} {'email ms (server)':>18} "
         f"{'email p50 http':>15}"
     )
     for r in results:
@@ -335,7 +363,8 @@ def main() -> int:
             if k.startswith("page_") and k not in ("page_1", "page_ratio", "page_server_time")
         )
         print(
-            f"{r['engine']:10} {r['seed']['seconds']:>7} {r['page_1']['rps']:>9} "
+            f"{r['engine']:10} {r['seed']['seconds']:>7} {r['seed']['peak_rss_mib']:>8} "
+            f"{r['page_1']['rps']:>9} "
             f"{r['page_1']['p99_ms']:>8} {r[last]['rps']:>9} {r[last]['p99_ms']:>8} "
             f"{r['page_ratio']:>6} {r['page_server_time']['ratio']:>9} "
             f"{r['email_lookup_server_time']['mean_ms']:>18} "

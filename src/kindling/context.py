@@ -15,6 +15,7 @@ from kindling.crypto.errors import KeyMaterialError
 from kindling.crypto.keys import KeySealer
 from kindling.oauth.ports import ClaimsHook
 from kindling.platform.context import Context
+from kindling.platform.engine import EngineLimits, limits_from
 from kindling.platform.errors import ConfigurationError
 from kindling.platform.pagination import CursorCodec
 from kindling.platform.registry import Registry
@@ -49,13 +50,25 @@ def load_claims_hook(spec: str | None) -> ClaimsHook | None:
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+    """Open ``settings``' data dir and database for one process: ``serve``'s workers, a CLI
+    command, a test. Every wait on the database is bounded by the settings
+    (``KINDLING_DB_*``, ``KINDLING_SQLITE_BUSY_TIMEOUT``: ``engine.limits_from``), whoever
+    calls, so a CLI command against a database that does not answer fails as promptly as
+    a request does."""
     clock = clock or SystemClock()
     claims_hook = load_claims_hook(settings.claims_hook)
     try:
         master = masterkey.load_or_create(settings.data_dir, settings.master_key)
     except KeyMaterialError as exc:
         raise ConfigurationError(str(exc)) from None
-    storage = open_storage(settings.database_url, settings.data_dir, isoformat(clock.now()), clock)
+    storage = open_storage(
+        settings.database_url,
+        settings.data_dir,
+        isoformat(clock.now()),
+        clock,
+        limits_from(settings),
+        migrate=settings.migrate,
+    )
     keyring = Keyring(storage, KeySealer(master.derive("signing-key-seal")), clock)
     return Context(
         settings=settings,
@@ -71,9 +84,19 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
 
 
 def open_storage(
-    database_url: str | None, data_dir: Path, now: str, clock: Clock | None = None
+    database_url: str | None,
+    data_dir: Path,
+    now: str,
+    clock: Clock | None = None,
+    limits: EngineLimits | None = None,
+    migrate: bool = True,
 ) -> Storage:
-    """Open the configured engine with every registered repository; migrate it (at ``now``)."""
+    """Open the configured engine with every registered repository; migrate it (at ``now``).
+
+    ``limits`` bound every wait on the database (``engine.current_limits()`` when None).
+    ``migrate`` False (``KINDLING_MIGRATE=off``) checks the schema instead: one that is not
+    current raises ``SchemaNotCurrent``.
+    """
     clock = clock or SystemClock()
     return open_engine(
         database_url,
@@ -82,4 +105,6 @@ def open_storage(
         lambda: isoformat(clock.now()),
         REGISTRY.repositories(),
         REGISTRY.reactions(),
+        limits,
+        migrate,
     )

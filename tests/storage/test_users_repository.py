@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import msgspec
 import pytest
 
 from kindling.platform.engine import IntegrityViolation
@@ -12,7 +13,7 @@ from kindling.platform.storage import Storage
 from kindling.resources.organizations.members.repository import MEMBERSHIPS_REPO
 from kindling.resources.users.accounts.model import PasswordHash
 from kindling.resources.users.accounts.repository import ACCOUNTS_REPO
-from kindling.resources.users.model import User, normalize_identity
+from kindling.resources.users.model import User, UserSummary, normalize_identity
 from kindling.resources.users.repository import USERS_REPO
 from tests.storage.conftest import LATER, NOW, Boom, uid
 from tests.storage.factories_identity import (
@@ -398,6 +399,57 @@ def test_list_page_filtered_by_organization_membership(storage: Storage) -> None
         mail = normalize_identity("email", outside.email or "")
         assert _ids(repo.list_page_filtered(None, 10, emails=[mail])) == [outside.id]
         assert repo.list_page_filtered(None, 10, emails=[mail], has_organization=True) == []
+
+
+def test_list_summaries_are_the_filtered_page_as_the_listing_shows_it(storage: Storage) -> None:
+    org = add_org(storage)
+    full = add_user(
+        storage,
+        ("email", email_address()),
+        ("username", f"s{uid()}"),
+        ("phone", phone_number()),
+        provided_id=f"ext-{uid()}",
+        first_name="Ada",
+        last_name="Lovelace",
+        picture="https://example.com/a.png",
+        is_suspended=True,
+        total_sign_ins=3,
+        failed_sign_ins=2,
+        last_signed_in=LATER,
+    )
+    bare = make_user()  # no identities, nothing optional
+    with storage.transaction() as uow:
+        uow[USERS_REPO].add(bare)
+        uow[USERS_REPO].add_to_organization(bare.id, org.code, NOW)
+    ids = [full.id, bare.id]
+    with storage.read() as uow:
+        repo = uow[USERS_REPO]
+        rows = repo.list_summaries(None, 10, ids)
+        # The same users, positions and order as the page of whole users.
+        assert [(seq, s.id) for seq, s in rows] == [
+            (seq, u.id) for seq, u in repo.list_page_filtered(None, 10, ids)
+        ]
+        assert [s.id for _, s in repo.list_summaries(None, 10, ids, has_organization=True)] == [
+            bare.id
+        ]
+        assert [s.id for _, s in repo.list_summaries(rows[0][0], 10, ids)] == [bare.id]
+        mail = normalize_identity("email", full.email or "")
+        assert [s.id for _, s in repo.list_summaries(None, 10, emails=[mail])] == [full.id]
+    summary = rows[0][1]
+    for name in UserSummary.__struct_fields__:
+        if name not in ("organizations", "identities"):
+            assert getattr(summary, name) == getattr(full, name), name
+    assert summary.is_suspended is True and rows[1][1].is_suspended is False
+    # As the listing writes them: absent where the user has nothing, except the fields
+    # the contract declares nullable, which are always there.
+    assert msgspec.json.decode(msgspec.json.encode(rows[1][1])) == {
+        "id": bare.id,
+        "is_suspended": False,
+        "total_sign_ins": 0,
+        "failed_sign_ins": 0,
+        "last_signed_in": None,
+        "created_on": bare.created_on,
+    }
 
 
 # --- organizations -----------------------------------------------------------------

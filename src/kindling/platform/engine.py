@@ -17,6 +17,20 @@ is one transaction), so a request that fails this way has written nothing. Other
 errors (a constraint, a bug in SQL) are not faults of the database and pass unchanged.
 Each engine logs a fault once when it starts and once when the database answers
 again (``kindling.storage``), not once per request.
+
+**Change markers (issue 12).** Caches on the token path (the signing keyring, the
+client store) ask ``change_marker()`` whether anything they hang on may have changed.
+SQLite answers from ``PRAGMA data_version``. PostgreSQL answers from a push: triggers
+(``schema/v0024_change_notify.py``) send ``NOTIFY kindling_changes`` in every transaction
+that moves ``client_state`` or ``token_state``, PostgreSQL delivers it on commit, and
+each process listens on one connection of its own in a daemon thread
+(``_ChangeListener``), so several processes and instances on one database share every
+change without polling. The marker is None ("cannot tell": read the database) while
+that connection is down or a notification is waiting to be read, and moves on each
+reconnect, since notifications sent meanwhile are lost. The listener needs a real
+session: behind a pooler in transaction mode (PgBouncer's ``pool_mode = transaction``)
+``LISTEN`` does not work, so point ``KINDLING_DATABASE_URL`` at PostgreSQL or at a
+session-mode pool.
 """
 
 from __future__ import annotations
@@ -34,17 +48,45 @@ from collections.abc import Hashable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
-
-import psycopg
-import psycopg.errors
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from kindling.config import Settings
 from kindling.platform.codes import Code
-from kindling.platform.errors import KindlingError
+from kindling.platform.errors import ConfigurationError, KindlingError
+
+if TYPE_CHECKING:
+    import psycopg
+    import psycopg.errors
+    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+#: What a PostgreSQL URL without its driver installed is refused with (one line).
+MISSING_DRIVER = (
+    "the database URL names PostgreSQL, but its driver is not installed: "
+    "pip install 'kindling[postgres]' (psycopg)"
+)
+
+
+def _load_driver() -> None:
+    """Import psycopg and psycopg_pool into this module, on the first PostgreSQL engine.
+
+    The driver is the ``postgres`` extra (``pip install 'kindling[postgres]'``): an SQLite
+    server neither installs nor imports it (importing it costs ~0.2-0.4 s of start-up
+    and ~10 MB). Raises ``ConfigurationError(MISSING_DRIVER)`` when it is not installed.
+    """
+    global psycopg, conninfo_to_dict, dict_row, ConnectionPool, PoolClosed, PoolTimeout
+    if "PoolTimeout" in globals():
+        return
+    try:
+        import psycopg
+        import psycopg.errors
+        from psycopg.conninfo import conninfo_to_dict
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+    except ImportError:
+        raise ConfigurationError(MISSING_DRIVER) from None
+
 
 Row = Mapping[str, Any]
 Params = Sequence[Any]
@@ -249,6 +291,18 @@ class Session(Protocol):
         """Return every row."""
 
 
+@dataclass(frozen=True)
+class PoolUsage:
+    """An engine's connections in this process: ``open`` (pooled or per thread),
+    ``in_use`` (in a transaction now), ``waiting`` (sessions waiting for one) and ``max``
+    (the pool's bound; 0 where there is none, SQLite's one connection per thread)."""
+
+    open: int
+    in_use: int
+    waiting: int
+    max: int
+
+
 class Engine(Protocol):
     """A database: hands out sessions, each one transaction.
 
@@ -269,6 +323,9 @@ class Engine(Protocol):
     def change_marker(self) -> Hashable | None:
         """A value that changes whenever committed data may have changed, or None if the
         engine cannot tell cheaply (then callers must not cache)."""
+
+    def pool_usage(self) -> PoolUsage:
+        """The connections of this process now (no I/O; the ``/metrics`` pool gauges)."""
 
     def close(self) -> None: ...
 
@@ -342,6 +399,16 @@ class SqliteEngine:
     loss may drop the last transactions but never corrupts the file. A write waits at
     most ``busy_timeout`` for the write lock (another process, or a thread of this one,
     holding it) and then raises ``StorageUnavailable``; reads never wait for it (WAL).
+
+    A thread's connection is closed once the thread has ended: anyio retires a worker
+    thread idle for 10 s and starts a fresh one on the next burst, so under a steady load
+    threads come and go every few seconds, and each connection left open kept about
+    0.2 MiB (the parsed schema, cached statements) plus its page cache for good: the
+    soak of issue 10 grew by ~25 KiB/s. The next connection opened closes those of
+    ended threads, so at most one connection per live thread is open: the event loop's,
+    anyio's worker threads (its default limit, 40) and the background threads (audit
+    writer, webhook deliverer). Each holds at most SQLite's default page cache (2 MiB,
+    ``cache_size=-2000``); a reader's is emptied whenever another connection commits.
     """
 
     dialect = "sqlite"
@@ -351,8 +418,14 @@ class SqliteEngine:
         self.path = path
         self.limits = limits or current_limits()
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Sealed keys and secret hashes: a new file is 0600, and SQLite gives the -wal and
+        # -shm files the database file's mode. (An existing file, or one that cannot be
+        # made, is left to sqlite3, which reports why it cannot be opened.)
+        with suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        #: Every open connection and the thread it belongs to.
+        self._all: dict[sqlite3.Connection, threading.Thread] = {}
         self._lock = threading.Lock()
         self._local_writes = 0
         self._serials = itertools.count(1)
@@ -391,8 +464,20 @@ class SqliteEngine:
             self._local.conn = conn
             self._local.serial = next(self._serials)
             with self._lock:
-                self._all.append(conn)
+                self._close_ended()
+                self._all[conn] = threading.current_thread()
         return conn
+
+    def _close_ended(self) -> None:
+        """Close the connections of threads that have ended (``self._lock`` held).
+
+        Nothing else can use them: a connection is only ever reached through its
+        thread's ``threading.local``. One left in a transaction is rolled back."""
+        for conn, owner in list(self._all.items()):
+            if not owner.is_alive():
+                del self._all[conn]
+                with suppress(sqlite3.Error):
+                    conn.close()
 
     @contextmanager
     def session(self, write: bool) -> Iterator[Session]:
@@ -434,6 +519,12 @@ class SqliteEngine:
         except sqlite3.OperationalError as exc:
             self.fault(exc)
         return (self._local.serial, version, self._local_writes)
+
+    def pool_usage(self) -> PoolUsage:
+        with self._lock:
+            conns = list(self._all)
+        busy = sum(1 for conn in conns if conn.in_transaction)
+        return PoolUsage(open=len(conns), in_use=busy, waiting=0, max=0)
 
     def close(self) -> None:
         with self._lock:
@@ -553,6 +644,178 @@ def _dead(conn: psycopg.Connection[Any]) -> bool:
     return False
 
 
+# --- change notifications (PostgreSQL LISTEN/NOTIFY) ---------------------------------------
+
+#: The channel the schema's triggers announce token-path changes on
+#: (``schema/v0024_change_notify.py``). The payload is ``<what>:<schema>``: ``clients``
+#: when ``client_state`` moved, ``keys`` when ``token_state`` did (signing keys, revoked
+#: tokens), and the schema of the table, so instances in other schemas of the same
+#: database ignore it.
+CHANGES_CHANNEL = "kindling_changes"
+#: The transaction-local setting those triggers set: the committing process then moves its
+#: own marker at once, without waiting for its notification to come back.
+CHANGED_SETTING = "kindling.changed"
+#: Seconds before the listener tries again after its connection failed: the first wait,
+#: doubled on each further failure, up to the second.
+LISTEN_RETRY = (0.1, 5.0)
+#: TCP keepalive of the listening connection (libpq parameters; a URL's own are kept), so a
+#: silently dropped connection is noticed in about half a minute even with no traffic.
+LISTEN_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+#: Marker values, unique in the process: a marker never returns to a value once seen.
+_markers = itertools.count(1)
+listen_log = logging.getLogger("kindling.storage.listen")
+
+
+class _ChangeListener:
+    """One process's ``LISTEN kindling_changes`` on a connection of its own, in a thread.
+
+    ``marker()`` is what ``PostgresEngine.change_marker`` returns: a process-local number
+    that moves when a notification of this schema arrives, when this process commits a
+    token-path change itself (``moved()``), and each time the listener (re)connects, since
+    notifications sent while it was not listening are lost. It is None, "cannot tell",
+    while there is no listening connection and while a notification has arrived but is
+    not read yet: a caller then reads through instead of trusting its cache. The check is
+    one uncontended lock and one ``poll`` of the socket, no database round trip.
+    """
+
+    def __init__(self, url: str, kwargs: Mapping[str, Any]) -> None:
+        self.pid = os.getpid()
+        self._url = url
+        given = conninfo_to_dict(url)
+        self._kwargs = {
+            **kwargs,
+            **{k: v for k, v in LISTEN_KEEPALIVES.items() if k not in given},
+            "autocommit": True,
+        }
+        if "application_name" not in given:
+            # Names the connection in pg_stat_activity (one per process, so with its pid).
+            self._kwargs["application_name"] = f"kindling listener {self.pid}"
+        self._target = _pg_target(url)
+        self._lock = threading.Lock()
+        self._marker = next(_markers)
+        #: Polls the listening socket; None while not listening (guarded by ``_lock``).
+        self._pending: select.poll | None = None
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self._lost = False
+        self._thread = threading.Thread(target=self._run, name="kindling-listener", daemon=True)
+        self._thread.start()
+
+    def marker(self) -> int | None:
+        with self._lock:
+            pending = self._pending
+            if pending is None or pending.poll(0):
+                return None
+            return self._marker
+
+    def moved(self) -> None:
+        """This process committed a change: callers must not take their cache as fresh."""
+        with self._lock:
+            self._marker = next(_markers)
+
+    def close(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        with suppress(OSError):
+            os.write(self._wake_w, b"x")
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    # --- the thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = LISTEN_RETRY[0]
+        try:
+            while not self._stop.is_set():
+                try:
+                    conn = psycopg.connect(self._url, **self._kwargs)
+                except psycopg.Error as exc:
+                    self._failed(exc)
+                else:
+                    try:
+                        self._listen(conn)
+                        delay = LISTEN_RETRY[0]
+                    except (psycopg.Error, OSError) as exc:
+                        self._failed(exc)
+                    finally:
+                        with self._lock:
+                            self._pending = None
+                        conn.close()
+                if self._stop.is_set() or self._sleep(delay):
+                    return
+                delay = min(delay * 2, LISTEN_RETRY[1])
+        finally:
+            for fd in (self._wake_r, self._wake_w):
+                with suppress(OSError):
+                    os.close(fd)
+
+    def _listen(self, conn: psycopg.Connection[Any]) -> None:
+        """Listen until the connection fails (raises) or the listener is closed (returns)."""
+        row = conn.execute("SELECT current_schema() AS s").fetchone()
+        schema = None if row is None else row["s"]
+        conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+        socket = conn.fileno()
+        pending = select.poll()
+        pending.register(socket, select.POLLIN)
+        waiter = select.poll()
+        waiter.register(socket, select.POLLIN)
+        waiter.register(self._wake_r, select.POLLIN)
+        with self._lock:
+            # Listening from here on; whatever was committed before is not known to have
+            # been seen, so every cache re-reads once.
+            self._marker = next(_markers)
+            self._pending = pending
+        if self._lost:
+            self._lost = False
+            listen_log.warning("%s: listening for changes again", self._target)
+        while True:
+            ready = {fd for fd, _ in waiter.poll()}
+            if self._wake_r in ready:
+                return
+            with self._lock:
+                try:
+                    notes = list(conn.notifies(timeout=0))
+                except BaseException:
+                    self._pending = None  # before the socket is closed and reused
+                    raise
+                if any(_ours(note.payload, schema) for note in notes):
+                    self._marker = next(_markers)
+
+    def _failed(self, exc: Exception) -> None:
+        if not self._lost and not self._stop.is_set():
+            self._lost = True
+            listen_log.warning(
+                "%s: not listening for changes (%s); the token path reads the database "
+                "on every request until it is again",
+                self._target,
+                _words(exc),
+            )
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; True when the listener was closed meanwhile."""
+        waiter = select.poll()
+        waiter.register(self._wake_r, select.POLLIN)
+        return bool(waiter.poll(seconds * 1000)) or self._stop.is_set()
+
+
+def _announced(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the open transaction changed token-path state (its triggers set
+    ``CHANGED_SETTING``; one round trip, on write transactions only)."""
+    row = conn.execute("SELECT current_setting(%s, true) AS changed", (CHANGED_SETTING,)).fetchone()
+    return row is not None and row["changed"] == "on"
+
+
+def _ours(payload: str, schema: str | None) -> bool:
+    """Whether a notification concerns the listener's schema (an unknown shape does)."""
+    what, sep, where = payload.partition(":")
+    return not sep or schema is None or where == schema
+
+
 class PostgresEngine:
     """PostgreSQL through a psycopg 3 connection pool; each session is one transaction.
 
@@ -569,6 +832,7 @@ class PostgresEngine:
     def __init__(
         self, url: str, max_size: int | None = None, limits: EngineLimits | None = None
     ) -> None:
+        _load_driver()
         self.url = url
         self.limits = limits or current_limits()
         self._health = _health(_pg_target(url))
@@ -579,6 +843,10 @@ class PostgresEngine:
         # engine logs the outage once (``_Health``).
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         kwargs = pg_connection_kwargs(url, self.limits)
+        self._kwargs = kwargs
+        self._listener: _ChangeListener | None = None
+        self._listener_lock = threading.Lock()
+        self._closed = False
         try:
             # One direct attempt first: a refused or failing connection is reported at
             # once, with the server's own words, where the pool would wait its timeout.
@@ -650,16 +918,22 @@ class PostgresEngine:
     @contextmanager
     def session(self, write: bool) -> Iterator[Session]:
         conn = self._checkout()
+        changed = False
         try:
             with conn.transaction():
                 if getattr(self._local, "maintenance", False):
                     conn.execute("SET LOCAL statement_timeout = 0")
                     conn.execute("SET LOCAL lock_timeout = 0")
                 yield _PostgresSession(conn)
+                changed = write and _announced(conn)
         except psycopg.OperationalError as exc:
             raise self._fault(exc, broken=conn.broken or conn.closed) from exc
         else:
             self._health.answered()
+            if changed and self._listener is not None:
+                # Committed: this process's next request must not take its cache as
+                # fresh, though its own notification may not be back yet.
+                self._listener.moved()
         finally:
             with self._count:
                 self._checked_out -= 1
@@ -675,7 +949,39 @@ class PostgresEngine:
             self._local.maintenance = previous
 
     def change_marker(self) -> Hashable | None:
-        return None
+        """A number that moves when a token-path change is committed by anyone, pushed by
+        ``LISTEN kindling_changes`` (``_ChangeListener``, started here on first use, once
+        per process); None while that listener is not listening (then callers read)."""
+        listener = self._listener
+        if listener is None or listener.pid != os.getpid():
+            listener = self._start_listener()
+            if listener is None:
+                return None
+        return listener.marker()
+
+    def _start_listener(self) -> _ChangeListener | None:
+        with self._listener_lock:
+            if self._closed:
+                return None
+            listener = self._listener
+            if listener is None or listener.pid != os.getpid():
+                # None, or inherited through a fork (its thread stayed in the parent).
+                listener = self._listener = _ChangeListener(self.url, self._kwargs)
+            return listener
+
+    def pool_usage(self) -> PoolUsage:
+        stats = self._pool.get_stats()
+        return PoolUsage(
+            open=int(stats.get("pool_size", 0)),
+            in_use=self._checked_out,
+            waiting=int(stats.get("requests_waiting", 0)),
+            max=self._pool.max_size,
+        )
 
     def close(self) -> None:
+        with self._listener_lock:
+            self._closed = True
+            listener, self._listener = self._listener, None
+        if listener is not None and listener.pid == os.getpid():
+            listener.close()
         self._pool.close()

@@ -64,12 +64,13 @@ class CursorCodec:
     """
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def _mac(self, listing: str, payload: bytes) -> bytes:
-        return hmac.new(
-            self._key, listing.encode("utf-8") + b"\0" + payload, hashlib.sha256
-        ).digest()[:TAG_SIZE]
+        # A copy of the keyed HMAC: about half of what keying a new one costs.
+        mac = self._keyed.copy()
+        mac.update(listing.encode("utf-8") + b"\0" + payload)
+        return mac.digest()[:TAG_SIZE]
 
     def encode(self, listing: str, position: Position) -> str:
         payload = msgspec.json.encode(position)

@@ -1,5 +1,6 @@
 """Helpers that shape domain objects into Kinde's JSON, with strict types."""
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -13,8 +14,9 @@ def success(message: str, code: str = "OK", **extra: Any) -> dict[str, Any]:
 
 
 def paged(
-    key: str, items: list[dict[str, Any]], next_token: str | None, message: str = "Success"
+    key: str, items: Sequence[object], next_token: str | None, message: str = "Success"
 ) -> dict[str, Any]:
+    """Kinde's page envelope; ``items`` are dicts or objects msgspec encodes (Structs)."""
     body: dict[str, Any] = {"code": "OK", "message": message, key: items}
     if next_token is not None:
         body["next_token"] = next_token

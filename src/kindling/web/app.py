@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from kindling.context import REGISTRY
+from kindling.environment_file.routes import operations as environment_file_operations
 from kindling.kinde_scopes import MANAGEMENT_API_SCOPES
 from kindling.oauth.introspection import IntrospectionEndpoint
 from kindling.oauth.metadata import (
@@ -37,6 +38,7 @@ from kindling.oauth.metadata import (
 )
 from kindling.oauth.revocation import RevocationEndpoint
 from kindling.oauth.server import TokenEndpoint, TokenResponse
+from kindling.platform import audit
 from kindling.platform.codes import Code
 from kindling.platform.context import Context
 from kindling.platform.engine import StorageUnavailable
@@ -55,8 +57,10 @@ from kindling.web.management import (
     not_found_route_response,
     unavailable_response,
 )
+from kindling.web.metrics import metrics_hook
 from kindling.web.oauth_endpoints import FormEndpointASGI, Handle, oauth_error
 from kindling.web.pipeline import TOKEN_PATH, PipelineHook, RequestPipeline
+from kindling.web.proxy import TrustedProxies
 from kindling.web.ratelimit import rate_limit_hook
 from kindling.web.token import Receive, Scope, Send, TokenASGI
 from kindling.web.token import unavailable as oauth_unavailable
@@ -118,8 +122,8 @@ class KindlingApp:
             properties_claim=ctx.settings.app_properties_claim,
         )
         # Token issuance and refusals go to the batched audit writer (platform.audit).
-        audit = ctx.storage.audit.configure(ctx.settings.audit_retention_days)
-        self.token = TokenASGI(endpoint, ctx.clock, inline=ctx.storage.embedded, audit=audit)
+        writer = ctx.storage.audit.configure(ctx.settings.audit_retention_days)
+        self.token = TokenASGI(endpoint, ctx.clock, inline=ctx.storage.embedded, audit=writer)
         self.oauth = self._oauth_endpoints(ctx, issuer)
         self.readiness = Readiness(lambda: check_ready(ctx))
         self.starlette = self._build_starlette(ctx, issuer)
@@ -145,6 +149,8 @@ class KindlingApp:
             revoke=ctx.keyring.revoke_token,
         )
         inline = ctx.storage.embedded
+        # Their failed client authentications are audited like the token endpoint's.
+        writer = ctx.storage.audit
         return {
             INTROSPECTION_PATH: FormEndpointASGI(
                 _answer_unavailable(introspection.handle),
@@ -152,6 +158,8 @@ class KindlingApp:
                 inline,
                 "introspection",
                 oauth_error(500, "server_error", "the server could not introspect the token"),
+                writer,
+                audit.INTROSPECTION_REFUSED,
             ),
             REVOCATION_PATH: FormEndpointASGI(
                 _answer_unavailable(revocation.handle),
@@ -165,6 +173,8 @@ class KindlingApp:
                     "the token could not be revoked now; try again",
                     (("retry-after", "5"),),
                 ),
+                writer,
+                audit.REVOCATION_REFUSED,
             ),
         }
 
@@ -233,7 +243,11 @@ class KindlingApp:
             _ApiMount("/api/v1", api_routes),
             _ApiMount(
                 "/kindling/v1",
-                build_routes(ctx, REGISTRY.extension_operations(), lambda: audience),
+                build_routes(
+                    ctx,
+                    [*REGISTRY.extension_operations(), *environment_file_operations()],
+                    lambda: audience,
+                ),
             ),
         ]
         return Starlette(
@@ -268,9 +282,14 @@ def create_app(ctx: Context, hooks: Sequence[PipelineHook] = ()) -> RequestPipel
     """The application behind the request pipeline; ``hooks`` plug into every request.
 
     The rate limiter comes first when ``ctx.settings.rate_limits`` is on (a bad limit
-    raises ``RateLimitSettingsError``); audit and metrics add their hooks here.
+    raises ``RateLimitSettingsError``); audit and metrics add their hooks here: with
+    ``ctx.settings.metrics`` on, ``kindling.web.metrics`` counts every request and answers
+    ``/metrics``. ``X-Forwarded-*`` is believed from ``ctx.settings.proxies`` only.
     """
     installed = list(hooks)
     if ctx.settings.rate_limits:
         installed.insert(0, rate_limit_hook(ctx))
-    return RequestPipeline(KindlingApp(ctx), installed, ctx.settings.max_header_bytes)
+    if ctx.settings.metrics:
+        installed.append(metrics_hook(ctx))
+    proxies = TrustedProxies(ctx.settings.proxies)
+    return RequestPipeline(KindlingApp(ctx), installed, ctx.settings.max_header_bytes, proxies)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from kindling.oauth.bearer import BearerError, Principal, authenticate_bearer, require_scope
+from kindling.oauth.bearer import BearerError, Principal, require_scope
 from kindling.platform import audit
 from kindling.platform.codes import Code
 from kindling.platform.context import Context
@@ -31,6 +31,7 @@ from kindling.platform.operations import JSON_MEDIA, Call, ErrorBody, Operation,
 from kindling.platform.params import read_query
 from kindling.platform.storage import current_request_id
 from kindling.resources.applications.service import application_exists
+from kindling.web.bearer_cache import BearerVerifier, LiveApplications
 
 log = logging.getLogger("kindling.api")
 MAX_JSON_BODY = 1_048_576
@@ -39,6 +40,11 @@ MAX_JSON_BODY = 1_048_576
 #: ``%0D``, ``%09``) is a malformed request: 400 ``INVALID_PARAMETER``, which every
 #: operation with a path parameter declares or answers in place of an undeclared 404.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: The ASGI scope key under which an in-process caller (``kindling.web.local_transport``,
+#: the CLI's ``--data-dir`` mode) names its operating-system user. No HTTP request can set
+#: a scope key, so with it the audit log names the CLI (``platform.audit.CLI``) as the
+#: actor, and the token's ``azp`` (the CLI, not an application) is not looked up.
+LOCAL_ACTOR_SCOPE_KEY = "kindling.local_actor"
 
 
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
@@ -159,14 +165,20 @@ def confine_to_organization(op: Operation, call: Call) -> None:
         )
 
 
-def _run(op: Operation, call: Call) -> Any:
-    """Check the calling application still exists, convert the declared query parameters
-    (their errors come after the token's), then run the handler (worker thread)."""
+def _run(
+    op: Operation, call: Call, local: bool = False, live: LiveApplications | None = None
+) -> Any:
+    """Check the calling application still exists (not for the in-process CLI, ``local``;
+    through ``live``'s cache when given), convert the declared query parameters (their
+    errors come after the token's), then run the handler (worker thread, or the event
+    loop for ``Operation.inline`` calls on SQLite)."""
     if op.public:
         call.bind_query(op.query)
         return op.handler(call)
     confine_to_organization(op, call)
-    if not application_exists(call.ctx.storage, call.principal.client_id):
+    client_id = call.principal.client_id
+    exists = live.exists(client_id) if live else application_exists(call.ctx.storage, client_id)
+    if not local and not exists:
         raise BearerError(
             401,
             Code.INVALID_TOKEN,
@@ -239,24 +251,17 @@ def build_routes(
     ctx: Context, operations: list[Operation], audience: Callable[[], str]
 ) -> list[Route]:
     """Turn operations into Starlette routes, grouping methods by path."""
-    issuer = ctx.issuer()
     by_path: dict[str, dict[str, Operation]] = {}
     for op in operations:
         by_path.setdefault(op.path, {})[op.method] = op
 
+    # One verification per token, not per request (web.bearer_cache): a token stays
+    # accepted until it expires or the keyring's view moves (a revocation, a key change).
+    verifier = BearerVerifier(ctx, audience)
+    live = LiveApplications(ctx.storage)
+
     def _authenticate(request: Request, op: Operation) -> Principal:
-        # One current view of the keys and revoked tokens (see platform.signing).
-        keys = ctx.keyring.current()
-        principal = authenticate_bearer(
-            request.headers.get("authorization"),
-            keys.public_key,
-            issuer,
-            audience(),
-            ctx.clock.now(),
-            revoked=keys.is_revoked,
-        )
-        require_scope(principal, op.scope)
-        return principal
+        return verifier.principal(request.headers.get("authorization"))
 
     def endpoint_for(methods: dict[str, Operation]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -271,10 +276,15 @@ def build_routes(
             try:
                 if op.public:
                     principal = ANONYMOUS
+                elif ctx.storage.embedded:
+                    principal = _authenticate(request, op)
                 else:
+                    # A remembered token is answered here; a new one (or a keyring view
+                    # that needs a read) is checked in a worker thread.
+                    known = verifier.cached(request.headers.get("authorization"))
                     principal = (
-                        _authenticate(request, op)
-                        if ctx.storage.embedded
+                        known
+                        if known is not None
                         else await run_in_threadpool(_authenticate, request, op)
                     )
             except BearerError as exc:
@@ -286,12 +296,21 @@ def build_routes(
             # The caller is known: the audit rows of this request name it (platform.audit).
             # Each request runs in its own task, so the context ends with the request.
             client_ip = request.client.host if request.client else None
-            recorded = (
-                None
-                if op.public
-                else audit.begin(audit.APPLICATION, principal.client_id, client_ip, op.operation_id)
-            )
+            local = request.scope.get(LOCAL_ACTOR_SCOPE_KEY)
+            recorded: audit.RequestAudit | None
+            if op.public:
+                recorded = None
+            elif isinstance(local, str):
+                recorded = audit.begin(audit.CLI, local, None, op.operation_id)
+            else:
+                recorded = audit.begin(
+                    audit.APPLICATION, principal.client_id, client_ip, op.operation_id
+                )
             try:
+                # After the audit context opens: a refused change by a known caller
+                # (403 insufficient_scope) is recorded like any other refusal.
+                if not op.public:
+                    require_scope(principal, op.scope)
                 body = await request.body() if op.body else b""
                 if len(body) > MAX_JSON_BODY:
                     raise ValidationError("the request body is too large", Code.BODY_TOO_LARGE)
@@ -310,7 +329,10 @@ def build_routes(
                     query_items=list(request.query_params.multi_items()),
                     client_ip=request.client.host if request.client else None,
                 )
-                payload = await run_in_threadpool(_run, op, call)
+                if op.inline is not None and ctx.storage.embedded and op.inline(call.query):
+                    payload = _run(op, call, isinstance(local, str), live)
+                else:
+                    payload = await run_in_threadpool(_run, op, call, isinstance(local, str), live)
             except BearerError as exc:
                 refused = error_response(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}

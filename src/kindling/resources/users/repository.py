@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from kindling.platform.repository import RepositoryKey
-from kindling.resources.users.model import Identity, User
+from kindling.resources.users.model import Identity, User, UserSummary
 
 
 class UserRepository(Protocol):
@@ -66,6 +66,19 @@ class UserRepository(Protocol):
     ) -> list[tuple[int, User]]:
         """``list_page`` plus ``has_organization``: True keeps users in at least one
         organization, False users in none, None does not filter."""
+
+    def list_summaries(
+        self,
+        after: int | None,
+        limit: int,
+        user_ids: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        usernames: Sequence[str] = (),
+        phones: Sequence[str] = (),
+        has_organization: bool | None = None,
+    ) -> list[tuple[int, UserSummary]]:
+        """``list_page_filtered``'s users, each as ``GET /users`` shows it (a
+        ``UserSummary``, without organizations or identities), with its sequence number."""
 
     def organization_exists(self, org_code: str) -> bool:
         """True when an organization with this code exists."""

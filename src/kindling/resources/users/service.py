@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from kindling.clock import Clock, isoformat
-from kindling.platform.bodies import Body, decode_body, given
+from kindling.platform.bodies import UNSET, Body, decode_body, given
 from kindling.platform.codes import Code, derived
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.errors import AlreadyExists, NotFound, ValidationError
@@ -29,7 +29,13 @@ from kindling.platform.ids import identity_id, user_id
 from kindling.platform.pagination import page
 from kindling.platform.storage import Storage
 from kindling.platform.validation import optional_bool, optional_text
-from kindling.resources.users.model import Identity, User, normalize_identity
+from kindling.resources.users.model import (
+    Identity,
+    IdentitySummary,
+    User,
+    UserSummary,
+    normalize_identity,
+)
 from kindling.resources.users.repository import USERS_REPO
 
 EMAIL_MAX = 254
@@ -43,6 +49,9 @@ IDENTITY_TYPES = ("email", "phone", "username")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
 _USERNAME = re.compile(r"[^\s@\x00-\x1f\x7f]{1,64}")
+#: A pinned user id (configuration as code): ``kp_`` and 1 to 64 ASCII letters, digits or
+#: ``_``, the shape of Kinde's ``kp_<32 hex>`` ids that a round trip must keep.
+PINNED_USER_ID = re.compile(r"kp_[A-Za-z0-9_]{1,64}")
 
 
 # --- request bodies (see kindling.platform.bodies) ---------------------------------
@@ -183,12 +192,25 @@ def _identity(item: object, now: str, primary: set[str]) -> Identity:
     )
 
 
-def create_user(storage: Storage, clock: Clock, body: Any) -> User:
+def validate_user_id(value: object) -> str:
+    """A pinned user id (``PINNED_USER_ID``)."""
+    if not isinstance(value, str) or not PINNED_USER_ID.fullmatch(value):
+        raise ValidationError(
+            "id must be kp_ and 1 to 64 letters, digits or _", derived("INVALID_USER_ID")
+        )
+    return value
+
+
+def create_user(storage: Storage, clock: Clock, body: Any, *, pinned_id: str | None = None) -> User:
     """Create a user from Kinde's ``POST /user`` body; all or nothing.
 
     Records ``user.created`` and, when ``organization_code`` is given,
     ``organization.user_added``, in the transaction that stores the user.
+    ``pinned_id`` (configuration as code) is the id to give it instead of a new one
+    (``validate_user_id``; ``USER_ALREADY_EXISTS`` when taken).
     """
+    if pinned_id is not None:
+        validate_user_id(pinned_id)
     data = decode_body(body, CreateUserBody, "body must be an object")
     profile = decode_body(
         data.profile, ProfileBody, "profile must be an object", derived("INVALID_PROFILE")
@@ -210,7 +232,7 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
             raise ValidationError(f"the {ident.type} is given twice", Code.DUPLICATE_IDENTITY)
         seen.add(key)
     org_code = optional_text(data.organization_code, "organization_code", 64, "ORG_CODE")
-    new_id = user_id()
+    new_id = pinned_id or user_id()
     identities = [replace(i, user_id=new_id) for i in identities]
 
     def first(kind: str) -> str | None:
@@ -232,6 +254,8 @@ def create_user(storage: Storage, clock: Clock, body: Any) -> User:
         with storage.transaction() as uow:
             if org_code is not None and not uow[USERS_REPO].organization_exists(org_code):
                 raise NotFound("Organization not found", Code.ORGANIZATION_NOT_FOUND)
+            if pinned_id is not None and uow[USERS_REPO].get(pinned_id) is not None:
+                raise AlreadyExists("A user with this id already exists", Code.USER_ALREADY_EXISTS)
             uow[USERS_REPO].add(user)
             if org_code is not None:
                 uow[USERS_REPO].add_to_organization(user.id, org_code, now)
@@ -382,6 +406,51 @@ def list_users_page(
             users = [replace(u, identities=tuple(found.get(u.id, []))) for u in users]
         orgs = uow[USERS_REPO].organizations(ids) if with_organizations and ids else {}
     return UserListing(users, cursor, orgs)
+
+
+def user_summaries_page(
+    storage: Storage,
+    after: int | None,
+    size: int,
+    user_ids: str | None = None,
+    emails: str | None = None,
+    usernames: str | None = None,
+    phones: str | None = None,
+    has_organization: bool | None = None,
+    with_identities: bool = False,
+    with_organizations: bool = False,
+) -> tuple[list[UserSummary], int | None]:
+    """Kinde's ``GET /users``: ``list_users_page``'s page as the listing shows it, one
+    ``UserSummary`` per user, read in one snapshot; ``with_organizations`` adds each
+    user's organization codes (an empty list for none), ``with_identities`` its
+    identities, both in the order they were added. Also returns the cursor position."""
+    with storage.read() as uow:
+        repo = uow[USERS_REPO]
+        rows = repo.list_summaries(
+            after,
+            size + 1,
+            user_ids=_csv(user_ids),
+            emails=[normalize_identity("email", e) for e in _csv(emails)],
+            usernames=[normalize_identity("username", u) for u in _csv(usernames)],
+            phones=[normalize_identity("phone", p) for p in _csv(phones)],
+            has_organization=has_organization,
+        )
+        summaries, cursor = page(rows, size)
+        if summaries and (with_identities or with_organizations):
+            ids = [s.id for s in summaries]
+            found = repo.identities(ids) if with_identities else {}
+            orgs = repo.organizations(ids) if with_organizations else {}
+            summaries = [
+                msgspec.structs.replace(
+                    s,
+                    organizations=list(orgs.get(s.id, ())) if with_organizations else UNSET,
+                    identities=[IdentitySummary(i.type, i.value) for i in found.get(s.id, ())]
+                    if with_identities
+                    else UNSET,
+                )
+                for s in summaries
+            ]
+    return summaries, cursor
 
 
 def get_user_with_organizations(storage: Storage, id_: str | None) -> tuple[User, list[str]]:

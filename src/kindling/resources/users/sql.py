@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from kindling.platform.engine import SQLITE_FOLD, Row, Session, fold_case
-from kindling.resources.users.model import Identity, User, identity_key, normalize_identity
+from kindling.resources.users.model import (
+    Identity,
+    User,
+    UserSummary,
+    identity_key,
+    normalize_identity,
+)
 
 _COLUMNS = (
     "seq, id, provided_id, email, username, phone, first_name, last_name, picture, "
     "is_suspended, is_password_reset_requested, total_sign_ins, failed_sign_ins, "
     "last_signed_in, created_on"
+)
+#: What ``GET /users`` shows of a user, in ``UserSummary``'s order, after the keyset position.
+_SUMMARY_COLUMNS = (
+    "u.seq, u.id, u.provided_id, u.phone, u.username, u.first_name, u.last_name, "
+    "u.is_suspended, u.picture, u.total_sign_ins, u.failed_sign_ins, u.last_signed_in, "
+    "u.created_on, u.email"
 )
 
 
@@ -89,6 +102,45 @@ def identity_from_row(row: Row) -> Identity:
 
 def _in(values: Sequence[object]) -> str:
     return "(" + ", ".join("?" for _ in values) + ")"
+
+
+def _value_rows(rows: list[Row]) -> Iterable[Sequence[Any]]:
+    """Each row's values in the order they were selected: PostgreSQL's rows are dicts
+    (``.values()``), SQLite's ``sqlite3.Row`` is a sequence of its values itself."""
+    if rows and isinstance(rows[0], dict):
+        return [tuple(row.values()) for row in rows]
+    return cast(list[Sequence[Any]], rows)
+
+
+def _listing_filter(
+    after: int | None,
+    limit: int,
+    user_ids: Sequence[str],
+    emails: Sequence[str],
+    usernames: Sequence[str],
+    phones: Sequence[str],
+    has_organization: bool | None,
+) -> tuple[str, list[object]]:
+    """The ``WHERE`` clause of ``GET /users`` over ``users u`` and its parameters, the
+    ``LIMIT``'s last: keyset position, ids, identities, organization membership."""
+    where = ["u.seq > ?"]
+    params: list[object] = [after or 0]
+    if user_ids:
+        where.append(f"u.id IN {_in(user_ids)}")
+        params.extend(user_ids)
+    for kind, values in (("email", emails), ("username", usernames), ("phone", phones)):
+        if values:
+            where.append(
+                "u.id IN (SELECT user_id FROM user_identities WHERE type = ? "
+                f"AND normalized IN {_in(values)})"
+            )
+            params.append(kind)
+            params.extend(values)
+    if has_organization is not None:
+        negate = "" if has_organization else "NOT "
+        where.append(f"{negate}EXISTS (SELECT 1 FROM organization_users m WHERE m.user_id = u.id)")
+    params.append(limit)
+    return " AND ".join(where), params
 
 
 class SqlUserRepository:
@@ -195,30 +247,70 @@ class SqlUserRepository:
         phones: Sequence[str] = (),
         has_organization: bool | None = None,
     ) -> list[tuple[int, User]]:
-        where = ["u.seq > ?"]
-        params: list[object] = [after or 0]
-        if user_ids:
-            where.append(f"u.id IN {_in(user_ids)}")
-            params.extend(user_ids)
-        for kind, values in (("email", emails), ("username", usernames), ("phone", phones)):
-            if values:
-                where.append(
-                    "u.id IN (SELECT user_id FROM user_identities WHERE type = ? "
-                    f"AND normalized IN {_in(values)})"
-                )
-                params.append(kind)
-                params.extend(values)
-        if has_organization is not None:
-            negate = "" if has_organization else "NOT "
-            where.append(
-                f"{negate}EXISTS (SELECT 1 FROM organization_users m WHERE m.user_id = u.id)"
-            )
-        params.append(limit)
+        where, params = _listing_filter(
+            after, limit, user_ids, emails, usernames, phones, has_organization
+        )
         rows = self._s.all(
-            f"SELECT {_COLUMNS} FROM users u WHERE {' AND '.join(where)} ORDER BY u.seq LIMIT ?",
-            params,
+            f"SELECT {_COLUMNS} FROM users u WHERE {where} ORDER BY u.seq LIMIT ?", params
         )
         return [(int(row["seq"]), _user(row)) for row in rows]
+
+    def list_summaries(
+        self,
+        after: int | None,
+        limit: int,
+        user_ids: Sequence[str] = (),
+        emails: Sequence[str] = (),
+        usernames: Sequence[str] = (),
+        phones: Sequence[str] = (),
+        has_organization: bool | None = None,
+    ) -> list[tuple[int, UserSummary]]:
+        where, params = _listing_filter(
+            after, limit, user_ids, emails, usernames, phones, has_organization
+        )
+        rows = self._s.all(
+            f"SELECT {_SUMMARY_COLUMNS} FROM users u WHERE {where} ORDER BY u.seq LIMIT ?", params
+        )
+        found = []
+        # Unpacked by position, in _SUMMARY_COLUMNS' order: a lookup by name costs more
+        # than building the summary does.
+        for (
+            seq,
+            id_,
+            provided_id,
+            phone,
+            username,
+            first_name,
+            last_name,
+            is_suspended,
+            picture,
+            total_sign_ins,
+            failed_sign_ins,
+            last_signed_in,
+            created_on,
+            email,
+        ) in _value_rows(rows):
+            found.append(
+                (
+                    seq,
+                    UserSummary(
+                        id=id_,
+                        provided_id=provided_id,
+                        phone=phone,
+                        username=username,
+                        first_name=first_name,
+                        last_name=last_name,
+                        is_suspended=bool(is_suspended),
+                        picture=picture,
+                        total_sign_ins=total_sign_ins,
+                        failed_sign_ins=failed_sign_ins,
+                        last_signed_in=last_signed_in,
+                        created_on=created_on,
+                        email=email,
+                    ),
+                )
+            )
+        return found
 
     def identities(self, user_ids: Sequence[str]) -> dict[str, list[Identity]]:
         if not user_ids:
