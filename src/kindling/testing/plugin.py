@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -46,7 +47,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="Seed file passed to `kindling serve --seed` for the kindling fixture.",
     )
-    parser.addini("kindling_tls", "Serve the kindling fixture over HTTPS.", type="bool")
+    # A named Literal: mypy reads a bare "bool" string argument as a possible type form.
+    flag: Literal["bool"] = "bool"
+    parser.addini("kindling_tls", "Serve the kindling fixture over HTTPS.", type=flag)
     parser.addini(
         "kindling_seed", "Seed file for `kindling serve --seed` (relative to the rootdir)."
     )
