@@ -241,8 +241,16 @@ def test_postgres_down_at_start_then_up(private_pg: PrivatePostgres, tmp_path: P
             }
 
             # Both workers ran the bootstrap; the one that created the app printed it.
+            # A worker the host started late may find the database up and go straight
+            # to ready; each one that deferred says when it is ready.
             def both_ready() -> bool:
-                return server.output.count("the worker is ready") == 2
+                out = server.output
+                deferred = out.count("serving 503 until it answers")
+                return (
+                    out.count("Application startup complete") == 2
+                    and deferred >= 1
+                    and out.count("the worker is ready") == deferred
+                )
 
             assert _wait_until(both_ready, 15), server.output
             assert server.output.count("client secret:") == 1, server.output

@@ -104,7 +104,8 @@ def base_install_lacks() -> set[str]:
     requirements = requires("kindling") or []
     base = {_distribution(r) for r in requirements if "extra ==" not in r}
     extra = {_distribution(r) for r in requirements if re.search(r"extra\s*==\s*.test.", r)}
-    only = extra - base - {"pytest"}
+    # The test extra names kindling itself (``kindling[postgres]``): never "test-only".
+    only = extra - base - {"pytest", "kindling"}
     assert "pyjwt" in only  # the metadata was read (the example's verifier needs PyJWT)
     return {
         module
