@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conformance import report
 from tests.support import (
     KindlingServer,
     create_pg_schema,
@@ -18,6 +19,23 @@ from tests.support import (
 )
 
 ENGINES = ["sqlite", "postgres"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The conformance walk's coverage summary (``tests/conformance/report.py``)."""
+    report.register(config)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests marked ``long(seconds)`` first, longest first, the rest in their
+    order: ``scripts/test`` hands tests to its processes one by one, so the long ones
+    start on different processes at once instead of ending the run on one of them."""
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("long")
+        return float(marker.args[0]) if marker is not None and marker.args else 0.0
+
+    items.sort(key=lambda item: -seconds(item))
 
 
 def require_postgres() -> None:

@@ -59,7 +59,6 @@ from tests.conformance.framework import (
     load_builders,
     logo_files,
     module_path,
-    register_report,
     uid,
 )
 from tests.contract.contract import Operation
@@ -81,13 +80,6 @@ def _op_id(op: Operation) -> str:
 def _builder_home(op_id: str) -> str:
     owner = OWNER.get(op_id)
     return module_path(owner) if owner else "no registered resource declares it"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _conformance_report(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Register the summary plugin (hooks only run from plugins, not from test modules)."""
-    register_report(request, __name__)
-    yield
 
 
 @pytest.fixture(scope="session")

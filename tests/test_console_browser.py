@@ -29,6 +29,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from tests.console_support import owner_password
 from tests.support import KindlingServer, free_port
 
+#: Run first (tests/conftest.py): about 8 s per test on a quiet machine.
+pytestmark = pytest.mark.long(8)
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

@@ -65,6 +65,9 @@ from tests.support import (
     free_port,
 )
 
+#: Run first (tests/conftest.py): about 30 s per test on a quiet machine.
+pytestmark = pytest.mark.long(30)
+
 #: Kills per engine: the issue's 20 in all, split so the suite pays for 20 restarts once.
 KILLS = {"sqlite": 16, "postgres": 4}
 #: The kill comes this many seconds into the load (uniformly at random).

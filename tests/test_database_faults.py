@@ -57,6 +57,9 @@ from tests.support import (
     postgres_available,
 )
 
+#: Run first (tests/conftest.py): about 6 s per test on a quiet machine.
+pytestmark = pytest.mark.long(6)
+
 PG_BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 #: A prompt 503: the engine's bounds (2 s pool wait, 2 s lock wait) plus request overhead.
 PROMPT = 4.5

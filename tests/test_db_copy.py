@@ -23,6 +23,9 @@ from kindling.platform.storage import open_engine
 from tests.conftest import require_postgres
 from tests.support import KindlingServer, create_pg_schema, drop_pg_schema, free_port
 
+#: Run first (tests/conftest.py): about 5 s per test on a quiet machine.
+pytestmark = pytest.mark.long(5)
+
 
 def kindling(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

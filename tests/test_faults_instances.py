@@ -48,6 +48,9 @@ from tests.support import (
     free_port,
 )
 
+#: Run first (tests/conftest.py): about 6 s per test on a quiet machine.
+pytestmark = pytest.mark.long(6)
+
 REPO = Path(__file__).resolve().parent.parent
 CADDYFILE = REPO / "deploy" / "Caddyfile"
 #: The load's writers through the proxy: at most this many requests are in flight.

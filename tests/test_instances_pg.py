@@ -40,6 +40,9 @@ from tests.conftest import require_postgres
 from tests.support import PG_ADMIN_URL, KindlingServer, create_pg_schema, drop_pg_schema, free_port
 from tests.webhook_receiver import Receiver, claims
 
+#: Run first (tests/conftest.py): about 3 s per test on a quiet machine.
+pytestmark = pytest.mark.long(3)
+
 T = TypeVar("T")
 
 #: How long B may take to enforce a change made through A.

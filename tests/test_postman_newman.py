@@ -25,6 +25,9 @@ import pytest
 
 from tests.support import KindlingServer, free_port
 
+#: Run first (tests/conftest.py): about 5 s per test on a quiet machine.
+pytestmark = pytest.mark.long(5)
+
 JS_DIR = Path(__file__).with_name("js")
 NEWMAN = JS_DIR / "node_modules" / ".bin" / "newman"
 RUN_TIMEOUT = 300

@@ -21,6 +21,9 @@ from kindling.platform.storage import Storage
 from tests.conftest import require_postgres
 from tests.support import KindlingServer, create_pg_schema, drop_pg_schema, free_port
 
+#: Run first (tests/conftest.py): about 3 s per test on a quiet machine.
+pytestmark = pytest.mark.long(3)
+
 OTHER_MASTER_KEY = "a-different-master-key-0123456789abcdef"
 
 

@@ -68,6 +68,9 @@ from tests.support import (
     free_port,
 )
 
+#: Run first (tests/conftest.py): about 3 s per test on a quiet machine.
+pytestmark = pytest.mark.long(3)
+
 
 def retry_after(response: httpx.Response) -> int:
     value = response.headers.get("retry-after", "")

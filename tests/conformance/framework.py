@@ -14,8 +14,8 @@ What is here:
   makers for the prerequisites several resources share, and :meth:`World.once`, a memo a
   resource module uses for entities of its own without editing this file);
 * :func:`builder` and :func:`load_builders`;
-* small helpers (unique names, a PNG, list checks) and the session summary plugin
-  (:class:`ConformanceReport`).
+* small helpers (unique names, a PNG, list checks). The session summary plugin is
+  ``tests/conformance/report.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import importlib.util
 import struct
 import uuid
 import zlib
-from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -459,101 +458,3 @@ def load_builders(resources: Sequence[Resource]) -> dict[str, Builder]:
     if problems:
         raise ConformanceLayoutError("; ".join(problems))
     return builders
-
-
-# --- the session summary --------------------------------------------------------
-
-REPORT_PLUGIN = "kindling-conformance-report"
-CHECKS = {
-    "test_route_requires_authentication": "route (a)",
-    "test_scope_is_enforced": "scope (b)",
-    "test_valid_call_matches_contract": "valid call (c)",
-    "test_declaration_matches_contract": "declaration",
-}
-
-
-class ConformanceReport:
-    """Collects the walk's per-operation outcomes and prints the coverage at the end."""
-
-    def __init__(self, nodes: dict[str, tuple[str, str, str]]) -> None:
-        self.nodes = nodes  # nodeid -> (check, operationId, engine)
-        self.outcomes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        key = self.nodes.get(report.nodeid)
-        if key is None:
-            return
-        if report.when != "call" and report.passed:
-            return
-        check, op_id, engine = key
-        seen = self.outcomes[(check, op_id)]
-        if seen.get(engine) != "failed":
-            seen[engine] = "failed" if report.failed else report.outcome
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        tr = terminalreporter
-        verbose = tr.config.option.verbose > 0
-        tr.write_sep("=", "Kinde Management API conformance")
-        tr.write_line(
-            f"implemented {len(IMPLEMENTED)}/{TOTAL} operations of the contract "
-            f"(Kindling routes with the spec's method and path)"
-        )
-        per_tag_total = Counter(op.tag for op in CONTRACT.operations)
-        per_tag_done = Counter(op.tag for op in IMPLEMENTED)
-        tags = sorted(per_tag_total, key=lambda t: (t not in CHECKED_TAGS, str(t)))
-        tr.write_line(
-            "  by tag: " + ", ".join(f"{t} {per_tag_done[t]}/{per_tag_total[t]}" for t in tags if t)
-        )
-        for check in CHECKS.values():
-            results = {op: r for (c, op), r in self.outcomes.items() if c == check}
-            if not results:
-                continue
-            failed = sorted(op for op, r in results.items() if "failed" in r.values())
-            passed = [op for op, r in results.items() if set(r.values()) == {"passed"}]
-            line = f"  {check}: {len(passed)}/{len(results)} operations passed"
-            if failed:
-                detail = ", ".join(
-                    f"{op}[{'+'.join(sorted(e for e, o in results[op].items() if o == 'failed'))}]"
-                    for op in failed
-                )
-                line += f"; failed: {detail}"
-            tr.write_line(line)
-        unchecked = sorted(op.operation_id for op in IMPLEMENTED if op.tag not in CHECKED_TAGS)
-        if unchecked:
-            tr.write_line(
-                "  implemented outside the checked tags (route and scope only): "
-                + ", ".join(unchecked)
-            )
-        missing = [op for op in CONTRACT.operations if op.operation_id not in IMPLEMENTED_IDS]
-        missing_checked = [op for op in missing if op.tag in CHECKED_TAGS]
-        if verbose:
-            tr.write_line(
-                "  not implemented in the checked tags: "
-                + ", ".join(op.operation_id for op in missing_checked)
-            )
-        else:
-            tr.write_line(
-                f"  not implemented: {len(missing)} ({len(missing_checked)} in the checked "
-                "tags; -v lists them)"
-            )
-
-
-def register_report(request: pytest.FixtureRequest, module: str) -> None:
-    """Register the summary plugin once per session, for the checks of test module
-    ``module`` (hooks only run from plugins, not from test modules)."""
-    manager = request.config.pluginmanager
-    if manager.get_plugin(REPORT_PLUGIN) is not None:
-        return
-    nodes: dict[str, tuple[str, str, str]] = {}
-    for item in request.session.items:
-        if not isinstance(item, pytest.Function) or item.module is None:
-            continue
-        spec = getattr(item, "callspec", None)
-        name = item.originalname
-        if spec is None or name not in CHECKS or item.module.__name__ != module:
-            continue
-        op = spec.params.get("op")
-        if isinstance(op, Operation):
-            engine = str(spec.params.get("server", "-"))
-            nodes[item.nodeid] = (CHECKS[name], op.operation_id, engine)
-    manager.register(ConformanceReport(nodes), REPORT_PLUGIN)
