@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import secrets
+import socket
 import sqlite3
 import string
 import time
@@ -370,6 +371,105 @@ def test_refused_tokens_are_recorded_coalesced_per_second(
     assert sum(r["count"] for r in probes) == 200
     # Past 100 distinct client ids in a second they fold into "*": rows stay bounded.
     assert len(probes) <= seconds * 101
+
+
+def _oversized_token_request(server: KindlingServer, credentials: str) -> bytes:
+    """``POST /oauth2/token`` whose Basic header takes the head past the 32 KiB bound;
+    the raw answer."""
+    body = b"grant_type=client_credentials"
+    head = (
+        "POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nAuthorization: Basic {credentials}\r\n\r\n"
+    ).encode()
+    raw = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        try:
+            sock.sendall(head + body)
+            while chunk := sock.recv(65536):
+                raw += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the connection closes after the answer
+    return raw
+
+
+def test_a_token_request_refused_431_for_its_headers_is_recorded_without_them(
+    audited: KindlingServer, http: httpx.Client, bearer: dict[str, str]
+) -> None:
+    """Refused by the HTTP server's bound before any application code runs, and still a
+    ``token.refused`` row like the endpoint's own refusals (coalesced per second); the
+    head, including the client id it names, is nowhere in the audit log."""
+    client_id = f"oversized-{uid()}"
+    credentials = base64.b64encode(f"{client_id}:{'s' * 48 * 1024}".encode()).decode()
+    start = time.time()
+    for _ in range(3):
+        raw = _oversized_token_request(audited, credentials)
+        status_line, _, rest = raw.partition(b"\r\n")
+        assert status_line.split()[1] == b"431", raw[:200]
+        assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"] == "invalid_request"
+    seconds = int(time.time() - start) + 2
+
+    def refusals() -> list[dict[str, Any]]:
+        rows = search(http, bearer, action="token.refused", since=str(int(start)))
+        found = [r for r in rows if r["details"].get("status") == 431]
+        return found if sum(r["count"] for r in found) >= 3 else []
+
+    rows = wait_for(refusals, 5.0)
+    assert sum(r["count"] for r in rows) == 3, rows
+    assert len(rows) <= seconds
+    for row in rows:
+        assert row["error_code"] == "invalid_request" and row["result"] == "failure"
+        assert row["actor"]["id"] is None and row["ip"] == "127.0.0.1"
+    dump = repr(sql(audited, "SELECT * FROM audit"))
+    assert client_id not in dump and credentials[:64] not in dump
+
+
+def test_the_pipelines_431_on_the_token_endpoint_is_recorded(tmp_path: Path) -> None:
+    """Under any ASGI server the request pipeline bounds the headers itself; its 431 on
+    the token endpoint leaves the same row (and one elsewhere leaves none)."""
+    from kindling.config import Settings
+    from kindling.context import build_context
+    from kindling.platform.audit import AUDIT_REPO, AuditFilter
+    from kindling.web.app import create_app
+
+    ctx = build_context(Settings(data_dir=tmp_path, master_key="audit-431-" + "k" * 32))
+    try:
+        app = create_app(ctx)
+        client_id = f"oversized-{uid()}"
+        header = base64.b64encode(f"{client_id}:{'s' * 48 * 1024}".encode())
+        statuses: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        async def run() -> None:
+            for path in ("/oauth2/token", "/oauth2/token", "/api/v1/users"):
+                scope = {
+                    "type": "http",
+                    "method": "POST",
+                    "path": path,
+                    "query_string": b"",
+                    "headers": [(b"authorization", b"Basic " + header)],
+                    "client": ("10.20.30.40", 50000),
+                }
+                await app(scope, receive, send)
+
+        asyncio.run(run())
+        assert statuses == [431, 431, 431]
+        ctx.storage.audit.flush()
+        with ctx.storage.read() as uow:
+            rows = uow[AUDIT_REPO].search(AuditFilter(action="token.refused"), None, 100)
+        assert sum(row.count for row in rows) == 2
+        for row in rows:
+            assert row.error_code == "invalid_request" and row.ip == "10.20.30.40"
+            assert row.actor_id is None and dict(row.details)["status"] == 431
+            assert client_id not in repr(row)
+    finally:
+        ctx.close()
 
 
 # --- fail closed -------------------------------------------------------------------------

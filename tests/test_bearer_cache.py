@@ -11,6 +11,7 @@ same path as under ``kindling serve``, and the clock moves only when a test move
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from kindling.bootstrap import bootstrap
 from kindling.clock import FrozenClock
 from kindling.config import Settings
 from kindling.context import build_context
-from kindling.oauth.bearer import LEEWAY, BearerError
+from kindling.oauth.bearer import LEEWAY, BearerError, authenticate_bearer
 from kindling.platform.context import Context
 from kindling.resources.apis.service import authorize_application, management_audience
 from kindling.resources.applications.service import add_application, delete_application
@@ -204,3 +205,62 @@ def test_the_event_loop_trusts_the_keyring_only_until_the_next_change(world: Wor
     assert fresh is not view and fresh.is_revoked(claims["jti"])
     known = keyring.current_if_known()
     assert known is fresh if sqlite else known in (None, fresh)
+
+
+def _rate_limited(world: World, api: str = "1000/minute") -> World:
+    """``world`` served by an application with the rate limiter on."""
+    settings = dataclasses.replace(
+        world.ctx.settings,
+        rate_limits=True,
+        rate_limit_api=api,
+        rate_limit_api_anonymous="1000/minute",
+    )
+    app = create_app(dataclasses.replace(world.ctx, settings=settings))
+    return World(world.ctx, world.clock, app)
+
+
+def test_the_rate_limiter_and_the_api_share_one_verification_per_token(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kindling.web.bearer_cache
+    import kindling.web.ratelimit
+
+    checks: list[str] = []
+
+    def counted(authorization: str | None, *args: Any, **kwargs: Any) -> Any:
+        checks.append(str(authorization))
+        return authenticate_bearer(authorization, *args, **kwargs)
+
+    for module in (kindling.web.bearer_cache, kindling.web.ratelimit):
+        monkeypatch.setattr(module, "authenticate_bearer", counted, raising=False)
+    limited = _rate_limited(world)
+    token = limited.token()
+    assert [limited.get_users(token).status_code for _ in range(3)] == [200] * 3
+    assert checks == [f"Bearer {token}"]
+
+
+def test_the_rate_limiter_counts_an_expired_or_revoked_token_as_anonymous(world: World) -> None:
+    """The rate limiter names a token's application from this same cache (one set of
+    rules): once the API refuses a remembered token, expired by the context's clock or
+    revoked, it spends the peer address's budget, not its application's."""
+    limited = _rate_limited(world, "3/minute")
+    application_id = world.new_application()
+    expiring, revoked = limited.token(application_id), limited.token(application_id)
+    assert limited.get_users(expiring).status_code == 200  # 1 of the application's 3
+    assert limited.get_users(revoked).status_code == 200  # 2 of 3
+    claims = jwt.decode(revoked, options={"verify_signature": False})
+    assert world.ctx.keyring.revoke_token(claims["jti"], claims["azp"], claims["exp"])
+    for _ in range(3):
+        _refused(limited.get_users(revoked))
+    start = world.clock.now()
+    try:
+        world.clock.advance(claims["exp"] + LEEWAY - start)
+        for _ in range(3):
+            _refused(limited.get_users(expiring), "TOKEN_EXPIRED")
+    finally:
+        world.clock.advance(start - world.clock.now())
+    fresh = limited.token(application_id)
+    assert limited.get_users(fresh).status_code == 200  # 3 of 3
+    over = limited.get_users(fresh)
+    assert over.status_code == 429, over.text
+    assert over.json()["errors"][0]["code"] == "TOO_MANY_REQUESTS"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -142,3 +143,56 @@ def test_no_migrate_with_an_old_schema_refuses_to_serve_with_one_line(
     listing = kindling("users", "list", env={**env, "KINDLING_MIGRATE": "off"})
     assert listing.returncode == 1 and "migration pending" in listing.stderr
     assert applied_versions(schema) == VERSIONS[:-1]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_serve_refuses_a_database_a_newer_kindling_migrated(tmp_path: Path, engine: str) -> None:
+    """Migrations on (the default): a schema newer than this build's newest migration is
+    refused with one line naming both versions, before anything is set up or served."""
+    schema = url = None
+    if engine == "postgres":
+        require_postgres()
+        schema, url = create_pg_schema()
+    try:
+        env = _env(tmp_path, url)
+        (tmp_path / "data").mkdir()
+        assert kindling("migrate", env=env).returncode == 0
+        newer = VERSIONS[-1] + 1
+        row = (newer, "from a newer Kindling", "2099-01-01T00:00:00+00:00")
+        insert = "INSERT INTO schema_migrations (version, name, applied_on) VALUES "
+        if schema:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(insert.replace("schema_", f"{schema}.schema_") + "(%s, %s, %s)", row)
+        else:
+            with sqlite3.connect(tmp_path / "data" / "kindling.db") as db:
+                db.execute(insert + "(?, ?, ?)", row)
+            db.close()
+
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "kindling", "serve", "--port", str(free_port())],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"kindling serve started on a newer schema: {exc.stdout!r}")
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert "Traceback" not in output and "Uvicorn running" not in output, output
+        (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+        assert line.startswith("Error: "), line
+        assert f"version {newer}" in line and f"({VERSIONS[-1]})" in line, line
+        assert "upgrade Kindling" in line, line
+        assert "client secret" not in result.stdout  # nothing was set up
+
+        # kindling migrate refuses with the same line; the schema is as it was.
+        again = kindling("migrate", env=env)
+        assert again.returncode == 1 and again.stderr.strip() == line, again.stderr
+        status = json.loads(kindling("migrate", "--status", "--json", env=env).stdout)
+        assert status["unknown"] == [newer] and status["version"] == newer
+        assert status["current"] is False
+    finally:
+        if schema:
+            drop_pg_schema(schema)

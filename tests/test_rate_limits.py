@@ -41,6 +41,9 @@ from tests.support import (
     free_port,
 )
 
+#: Run first (tests/conftest.py): about 5 s per test on a quiet machine.
+pytestmark = pytest.mark.long(5)
+
 GENEROUS = "1000/minute"
 
 
@@ -283,6 +286,30 @@ def test_the_api_is_limited_per_application_and_forged_tokens_spend_no_budget(
             http.get("/kindling/v1/anything", headers={"Authorization": f"Bearer {busy_token}"}),
             60,
         )
+
+
+def test_a_revoked_token_spends_no_budget_of_its_application(limited: KindlingServer) -> None:
+    """A token revoked (RFC 7009) is refused by the API and, like a forged one, counted
+    against the peer address, not against the application it names."""
+    app, secret = new_app(limited)
+    with limited.client() as http:
+        revoked = token_request(http, limited, app, secret).json()["access_token"]
+        kept = token_request(http, limited, app, secret).json()["access_token"]
+
+        def get(token: str) -> httpx.Response:
+            return http.get(
+                "/api/v1/applications",
+                params={"page_size": 1},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+
+        assert get(revoked).status_code == 200  # 1 of the application's 5 per minute
+        answer = http.post("/oauth2/revoke", data={"token": revoked}, auth=(app, secret))
+        assert answer.status_code == 200, answer.text
+        assert [get(revoked).status_code for _ in range(6)] == [401] * 6
+        # The application's budget holds the one request it made with a valid token.
+        assert [get(kept).status_code for _ in range(4)] == [200] * 4
+        assert_api_429(get(kept), 60)
 
 
 @pytest.fixture(scope="module")

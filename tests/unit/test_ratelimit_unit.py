@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kindling.config import Settings
-from kindling.oauth.bearer import BearerError
+from kindling.oauth.bearer import BearerError, Principal
 from kindling.platform.engine import StorageUnavailable
 from kindling.platform.errors import ValidationError
 from kindling.platform.operations import refuse_duplicate_keys
@@ -144,11 +144,30 @@ def info(path: str, headers: list[tuple[bytes, bytes]], body: bytes | None = Non
     return RequestInfo("POST", path, "10.9.8.7", "rid", point, headers, body)
 
 
-def make_hook(verify: Callable[[str, float], tuple[str, float]], **limits: str) -> RateLimitHook:
-    return RateLimitHook(Policy.from_settings(settings(**limits)), Counters(), verify)
+class Bearer:
+    """A ``BearerCheck`` whose check is ``verify`` (header -> client id, or BearerError);
+    it remembers what it accepted, as the Management API's ``BearerVerifier`` does."""
+
+    def __init__(self, verify: Callable[[str], str]) -> None:
+        self.verify = verify
+        self.known: dict[str, Principal] = {}
+
+    def cached(self, authorization: str | None) -> Principal | None:
+        return self.known.get(authorization or "")
+
+    def principal(self, authorization: str | None) -> Principal:
+        assert authorization
+        client_id = self.verify(authorization)
+        found = Principal(client_id, frozenset(), None, None, {})
+        self.known[authorization] = found
+        return found
 
 
-def no_tokens(authorization: str, now: float) -> tuple[str, float]:
+def make_hook(verify: Callable[[str], str], **limits: str) -> RateLimitHook:
+    return RateLimitHook(Policy.from_settings(settings(**limits)), Counters(), Bearer(verify))
+
+
+def no_tokens(authorization: str) -> str:
     raise BearerError(401, "INVALID_TOKEN", "bad", "invalid_token", "kindling")
 
 
@@ -191,10 +210,10 @@ def test_a_token_429_carries_the_oauth_shape_and_both_retry_headers() -> None:
 def test_the_api_counts_verified_applications_apart_from_unverified_requests() -> None:
     calls: list[str] = []
 
-    def verify(authorization: str, now: float) -> tuple[str, float]:
+    def verify(authorization: str) -> str:
         calls.append(authorization)
         if authorization == "Bearer good.jwt.shape":
-            return "app-1", now + 3600
+            return "app-1"
         raise BearerError(401, "INVALID_TOKEN", "bad", "invalid_token", "kindling")
 
     hook = make_hook(verify, rate_limit_api="2/minute", rate_limit_api_anonymous="1/minute")
@@ -221,14 +240,14 @@ def test_a_new_bearer_token_is_verified_off_the_event_loop_once() -> None:
     threads: list[int] = []
     outage = True
 
-    def verify(authorization: str, now: float) -> tuple[str, float]:
+    def verify(authorization: str) -> str:
         threads.append(threading.get_ident())
         if authorization == "Bearer during.the.outage":
             if outage:
                 raise StorageUnavailable("the database is down", "unreachable")
-            return "app-2", now + 3600
+            return "app-2"
         assert release.wait(10), "the loop never got to release the verification"
-        return "app-1", now + 3600
+        return "app-1"
 
     hook = make_hook(verify, rate_limit_api="2/minute", rate_limit_api_anonymous="1/minute")
     new = info("/api/v1/users", [(b"authorization", b"Bearer slow.to.verify")])
@@ -266,9 +285,9 @@ def test_a_new_bearer_token_is_verified_off_the_event_loop_once() -> None:
 def test_a_header_that_is_no_bearer_jwt_takes_no_thread() -> None:
     calls: list[str] = []
 
-    def verify(authorization: str, now: float) -> tuple[str, float]:
+    def verify(authorization: str) -> str:
         calls.append(authorization)
-        return "app-1", now + 3600
+        return "app-1"
 
     hook = make_hook(verify, rate_limit_api_anonymous="1/minute")
 

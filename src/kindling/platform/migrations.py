@@ -12,12 +12,18 @@ each run as it is.
 
 ``schema_status`` reads where a database stands (``kindling migrate --status``, the
 ``--no-migrate`` check ``require_current``, ``kindling db copy``) without creating anything.
+
+A database that holds versions this code does not know was migrated by a newer Kindling:
+running this one on it could corrupt data, so ``migrate`` (``kindling serve`` and every
+command that opens storage, and ``kindling migrate``) and ``require_current`` refuse it
+with the one line of ``refuse_newer``, before anything is applied.
 """
 
 import importlib
 import pkgutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kindling.platform import schema
 from kindling.platform.engine import Engine, Session
@@ -75,7 +81,11 @@ def _lock(session: Session) -> None:
 
 
 def migrate(engine: Engine, now: str) -> list[int]:
-    """Apply pending migrations; return the versions applied."""
+    """Apply pending migrations; return the versions applied.
+
+    Raises ``SchemaNotCurrent`` (``refuse_newer``), applying nothing, when the database
+    was migrated by a newer Kindling; checked under the migrations' lock.
+    """
     applied: list[int] = []
     with engine.session(write=True) as session:
         _lock(session)
@@ -83,6 +93,7 @@ def migrate(engine: Engine, now: str) -> list[int]:
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_on TEXT NOT NULL)"
         )
+        refuse_newer(_status(session.all(_APPLIED), initialized=True))
     for version, name, sql in MIGRATIONS:
         with engine.session(write=True) as session:
             _lock(session)
@@ -132,6 +143,11 @@ class SchemaStatus:
         """One line: what is wrong with the schema (or that it is current)."""
         if not self.initialized:
             return "the database has no Kindling schema yet"
+        if self.unknown and self.version > LATEST:
+            return (
+                f"the database's schema is at version {self.version}, newer than this "
+                f"Kindling's newest migration ({LATEST}): a newer Kindling migrated it"
+            )
         if self.unknown:
             newer = ", ".join(str(v) for v in self.unknown)
             return (
@@ -165,6 +181,9 @@ def has_table(session: Session, name: str) -> bool:
     return row is not None
 
 
+_APPLIED = "SELECT version, name, applied_on FROM schema_migrations"
+
+
 def schema_status(engine: Engine) -> SchemaStatus:
     """Read ``schema_migrations`` (one read; creates nothing)."""
     with engine.session(write=False) as session:
@@ -172,8 +191,13 @@ def schema_status(engine: Engine) -> SchemaStatus:
             rows = []
             initialized = False
         else:
-            rows = session.all("SELECT version, name, applied_on FROM schema_migrations")
+            rows = session.all(_APPLIED)
             initialized = True
+    return _status(rows, initialized)
+
+
+def _status(rows: Sequence[Mapping[str, Any]], initialized: bool) -> SchemaStatus:
+    """The status of a database whose ``schema_migrations`` holds ``rows``."""
     applied = {int(r["version"]): (str(r["name"]), str(r["applied_on"])) for r in rows}
     known = {version for version, _, _ in MIGRATIONS}
     return SchemaStatus(
@@ -192,9 +216,16 @@ def require_current(engine: Engine) -> None:
     status = schema_status(engine)
     if status.current and status.initialized:
         return
-    if status.unknown:
-        raise SchemaNotCurrent(f"{status.describe()}; upgrade Kindling")
+    refuse_newer(status)
     raise SchemaNotCurrent(
         f"{status.describe()} and migrations are off (--no-migrate, KINDLING_MIGRATE=off): "
         "run `kindling migrate` first"
     )
+
+
+def refuse_newer(status: SchemaStatus) -> None:
+    """Raise ``SchemaNotCurrent`` when a newer Kindling migrated the database (it has
+    versions this code does not know): one line naming the database's version and this
+    code's newest, and the fix, upgrading Kindling."""
+    if status.unknown:
+        raise SchemaNotCurrent(f"{status.describe()}; upgrade Kindling")

@@ -45,7 +45,7 @@ from kindling.resources.admin.service import OWNER_USERNAME
 from kindling.resources.webhooks.deliverer import Deliverer
 from kindling.web.app import create_app
 from kindling.web.health import StartingApp, starting_checks
-from kindling.web.pipeline import ASGIApp, RequestPipeline
+from kindling.web.pipeline import HEAD_REFUSED_STATE, ASGIApp, RequestPipeline
 from kindling.web.token import Receive, Scope, Send
 
 log = logging.getLogger("kindling.startup")
@@ -102,7 +102,7 @@ def first_run_lines(result: BootstrapResult, cacert: str | None) -> list[str]:
 class WithDeliverer:
     """The application, plus the webhook deliverer tied to the ASGI lifespan."""
 
-    def __init__(self, app: ASGIApp, deliverer: Deliverer) -> None:
+    def __init__(self, app: RequestPipeline, deliverer: Deliverer) -> None:
         self.app = app
         self.deliverer = deliverer
 
@@ -110,6 +110,8 @@ class WithDeliverer:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
+        # The recorder of refused token request heads, for the HTTP server's parser.
+        self.app.share_state(scope)
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -175,7 +177,7 @@ class DeferredStart:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
             return
         ready = self.ready
         if ready is not None:
@@ -183,7 +185,16 @@ class DeferredStart:
         else:
             await self._starting(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    def _head_refused(self, ip: str | None) -> None:
+        """Audit a refused token request head once set up (nothing is audited before)."""
+        ready = self.ready
+        if ready is not None and ready.app.head_refused is not None:
+            ready.app.head_refused(ip)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state")
+        if isinstance(state, dict):
+            state[HEAD_REFUSED_STATE] = self._head_refused
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

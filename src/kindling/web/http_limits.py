@@ -20,6 +20,11 @@ request's body are not counted (at most one socket read, 256 KiB).
 To let the client read the 431, the server stops writing (FIN) and keeps discarding
 what the client still sends for at most ``LINGER`` seconds before it closes: closing
 with unread data at once would reset the connection and lose the answer.
+
+A refused ``POST /oauth2/token`` is audited like the token endpoint's own refusals,
+through the recorder the application left in the ASGI lifespan state
+(``kindling.web.pipeline.HEAD_REFUSED_STATE``, which uvicorn hands every protocol as
+``app_state``): the client's address only, nothing of the head.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from uvicorn.server import ServerState
 
 from kindling.config import DEFAULT_MAX_HEADER_BYTES
 from kindling.platform.codes import Code
-from kindling.web.pipeline import MAX_HEADER_COUNT, TOKEN_PATH
+from kindling.web.pipeline import HEAD_REFUSED_STATE, MAX_HEADER_COUNT, TOKEN_PATH
 
 __all__ = ["LINGER", "BoundedHttpToolsProtocol", "refusal"]
 
@@ -100,7 +105,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self._in_head:
             if not self._head_bytes:
-                self._head_start = data[: len(_TOKEN_PREFIX)]
+                self._head_start = data[: len(_TOKEN_PREFIX) + 1]
             window = self._tail + data
             end = window.find(b"\r\n\r\n")
             used = len(data) if end < 0 else max(0, end + 4 - len(self._tail))
@@ -131,10 +136,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             MAX_HEADER_COUNT,
             self.client[0] if self.client else "-",
         )
+        token = self._head_start.startswith(_TOKEN_PREFIX)
+        if token and self._head_start[len(_TOKEN_PREFIX) :] in (b"", b" ", b"?"):
+            self._audit_refusal()
         if self.cycle is None or self.cycle.response_complete:
-            transport.write(_REFUSALS[self._head_start.startswith(_TOKEN_PREFIX)])
+            transport.write(_REFUSALS[token])
         if transport.can_write_eof():
             transport.write_eof()
             self.loop.call_later(LINGER, transport.close)
         else:
             transport.close()
+
+    def _audit_refusal(self) -> None:
+        """Hand the refused token request to the application's recorder, if it left one."""
+        record = self.app_state.get(HEAD_REFUSED_STATE)
+        if record is None:
+            return
+        try:
+            record(self.client[0] if self.client else None)
+        except Exception:  # the answer goes out regardless
+            log.exception("the refused token request could not be audited")

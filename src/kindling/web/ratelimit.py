@@ -18,15 +18,20 @@ without publishing numbers. Auth0 publishes its (A9 in the design notes); the de
   (``client_secret_post``), which the pipeline reads ahead for hooks. ``after`` counts
   each 401 against both failure budgets.
 * ``/api/v1`` and ``/kindling/v1``: one request is counted against the application
-  whose bearer token it carries. The hook verifies the token itself, with the same
-  ``authenticate_bearer`` as the Management API, and remembers tokens it has verified
-  until they expire, so a client pays one RS256 verification per token, not per request.
-  That one verification runs in a worker thread, never on the event loop: it needs the
-  keyring's current view, which reads the database (on PostgreSQL every time), and a
-  database that does not answer would otherwise stop every request of the worker for
-  the pool's timeout. A key taken from an unverified token would let anyone who knows a
-  client id (it is in every token) spend that application's budget, so a request
-  without a valid token is counted against its peer address instead.
+  whose bearer token it carries. The hook asks the Management API's own verified-bearer
+  cache (``kindling.web.bearer_cache.BearerVerifier``, the same instance, shared by
+  ``create_app``), so a token names its application here exactly while the API would
+  accept it: until ``exp`` plus the leeway, and not once it is revoked (RFC 7009) or its
+  key is, because a new keyring view empties that cache. A token remembered under the
+  current view costs a lookup on the event loop; any other check (a new token, or a
+  view that needs a database read) runs in a worker thread, never on the event loop: on
+  PostgreSQL the view is a database read, and a database that does not answer would
+  otherwise stop every request of the worker for the pool's timeout. The verification
+  there fills the cache the API then answers from, so a token costs one RS256
+  verification per process. A key taken from an unverified token would let anyone who
+  knows a client id (it is in every token) spend that application's budget, so a
+  request without a valid token (none, a forged, expired or revoked one) is counted
+  against its peer address instead.
 
 Every 429 of the client-authentication endpoints is audited (A12 case 22: brute force
 leaves an audit event) through the batched writer, as the endpoints' own refusals are
@@ -68,16 +73,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote_plus
 
 import anyio.to_thread
-from limits import RateLimitItem, parse_many
-from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
 
 from kindling.config import Settings
-from kindling.oauth.bearer import LEEWAY, BearerError, authenticate_bearer
+from kindling.oauth.bearer import BearerError, Principal
 from kindling.oauth.errors import OAuthError
 from kindling.oauth.metadata import INTROSPECTION_PATH, REVOCATION_PATH
 from kindling.oauth.requests import parse_basic
@@ -86,9 +88,16 @@ from kindling.platform.codes import Code
 from kindling.platform.context import Context
 from kindling.platform.engine import StorageUnavailable
 from kindling.resources.apis.service import management_audience
+from kindling.web.bearer_cache import BearerVerifier, hand_over
 from kindling.web.pipeline import CLIENT_AUTH_PATHS, TOKEN_PATH, HookResponse, RequestInfo
+from kindling.web.rates import Rate, limits_item, parse_rates
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
+    from limits.aio.strategies import MovingWindowRateLimiter as AsyncMovingWindow
 
 __all__ = [
+    "BearerCheck",
     "Counters",
     "MonotonicWindows",
     "Policy",
@@ -105,12 +114,10 @@ REDIS_RETRY = 30.0
 #: Redis answers on a healthy network in well under a millisecond; a request waits no
 #: longer than this (seconds) for a Redis that stopped answering.
 REDIS_TIMEOUT = 0.25
-#: Verified bearer tokens remembered per process (a token is ~1-10 kB).
-TOKEN_CACHE = 4096
 #: Longer client ids are keyed by their SHA-256 (Kindling's are 32 hex characters).
 MAX_KEY = 128
 
-Limits = tuple[RateLimitItem, ...]
+Limits = tuple[Rate, ...]
 
 
 class RateLimitSettingsError(ValueError):
@@ -122,7 +129,7 @@ def _parse(name: str, text: str) -> Limits:
     if text.strip().lower() in ("off", "none"):
         return ()
     try:
-        return tuple(parse_many(text))
+        return parse_rates(text)
     except ValueError:
         raise RateLimitSettingsError(
             f"{name} must be rate limits such as 50/second or 10/minute;1000/hour, "
@@ -181,7 +188,7 @@ class MonotonicWindows:
         self._lock = threading.Lock()
         self._next_sweep = clock() + self.SWEEP_INTERVAL
 
-    def _events(self, item: RateLimitItem, key: tuple[str, ...], now: float) -> deque[float]:
+    def _events(self, item: Rate, key: tuple[str, ...], now: float) -> deque[float]:
         length = float(item.get_expiry())
         slot = (item.amount, length, *key)
         found = self._windows.get(slot)
@@ -204,7 +211,7 @@ class MonotonicWindows:
         for slot in stale:
             del self._windows[slot]
 
-    def hit(self, item: RateLimitItem, *key: str) -> bool:
+    def hit(self, item: Rate, *key: str) -> bool:
         """Count one request; False (and nothing counted) when ``item`` is used up."""
         now = self.clock()
         with self._lock:
@@ -216,13 +223,13 @@ class MonotonicWindows:
             events.append(now)
             return True
 
-    def test(self, item: RateLimitItem, *key: str) -> bool:
+    def test(self, item: Rate, *key: str) -> bool:
         """True while ``item`` has room for one more request (nothing counted)."""
         now = self.clock()
         with self._lock:
             return len(self._events(item, key, now)) < item.amount
 
-    def reset_in(self, item: RateLimitItem, *key: str) -> float:
+    def reset_in(self, item: Rate, *key: str) -> float:
         """Seconds until the oldest counted request leaves the window (0 when none)."""
         now = self.clock()
         with self._lock:
@@ -230,6 +237,12 @@ class MonotonicWindows:
             if not events:
                 return 0.0
             return events[0] + float(item.get_expiry()) - now
+
+
+def _shared(item: Rate | RateLimitItem) -> RateLimitItem:
+    """The ``limits`` item for a Redis window: a ``Rate`` converted (once), one of the
+    library's own items as it is."""
+    return limits_item(item) if isinstance(item, Rate) else item
 
 
 class Counters:
@@ -253,6 +266,10 @@ class Counters:
         self._down = False
         if redis_url:
             url = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+            # ``limits`` only for Redis (importing it costs what ``kindling.web.rates`` says).
+            from limits.aio.storage import RedisStorage
+            from limits.aio.strategies import MovingWindowRateLimiter
+
             storage = RedisStorage(
                 url,
                 implementation="redispy",
@@ -261,7 +278,7 @@ class Counters:
                 socket_connect_timeout=REDIS_TIMEOUT,
                 socket_timeout=REDIS_TIMEOUT,
             )
-            self._redis = AsyncMovingWindow(storage)
+            self._redis = MovingWindowRateLimiter(storage)
 
     @property
     def shared(self) -> bool:
@@ -289,12 +306,12 @@ class Counters:
             self._down = False
             log.warning("Redis answers again: rate limits are counted in Redis")
 
-    async def hit(self, item: RateLimitItem, *key: str) -> bool:
+    async def hit(self, item: Rate, *key: str) -> bool:
         """Count one request; False (and nothing counted) when ``item`` is used up."""
         remote = self._remote()
         if remote is not None:
             try:
-                ok = await remote.hit(item, *key)
+                ok = await remote.hit(_shared(item), *key)
             except Exception as exc:  # never fail a request for the counters
                 self._failed(exc)
             else:
@@ -302,12 +319,12 @@ class Counters:
                 return ok
         return self._memory.hit(item, *key)
 
-    async def test(self, item: RateLimitItem, *key: str) -> bool:
+    async def test(self, item: Rate, *key: str) -> bool:
         """True while ``item`` has room for one more request (nothing counted)."""
         remote = self._remote()
         if remote is not None:
             try:
-                ok = await remote.test(item, *key)
+                ok = await remote.test(_shared(item), *key)
             except Exception as exc:
                 self._failed(exc)
             else:
@@ -315,12 +332,12 @@ class Counters:
                 return ok
         return self._memory.test(item, *key)
 
-    async def retry_after(self, item: RateLimitItem, *key: str) -> int:
+    async def retry_after(self, item: Rate, *key: str) -> int:
         """Whole seconds until ``item`` has room again (at least 1)."""
         remote = self._remote()
         if remote is not None:
             try:
-                reset = (await remote.get_window_stats(item, *key)).reset_time
+                reset = (await remote.get_window_stats(_shared(item), *key)).reset_time
             except Exception as exc:
                 self._failed(exc)
             else:
@@ -396,51 +413,55 @@ def _jwt_shaped(authorization: str) -> bool:
     return authorization[:7].lower() == "bearer " and authorization.count(".") == 2
 
 
-class _VerifiedTokens:
-    """The application of each bearer token this process verified, until the token expires.
+class BearerCheck(Protocol):
+    """The Management API's bearer check with its cache (``BearerVerifier``)."""
 
-    A known token costs a dict lookup on the event loop. A new one is verified in a
-    worker thread (``anyio.to_thread``; see the module docstring), and requests that
-    bring the same new token meanwhile wait for that one verification. A header that is
-    not even shaped like a bearer JWT names no application without a thread. A
-    verification the database could not serve (``StorageUnavailable``) names none either
-    and is not remembered: the request goes on to the API, which answers the fault.
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The caller if remembered and known valid without a database read, else None."""
+
+    def principal(self, authorization: str | None) -> Principal:
+        """The caller (may read the database), or ``BearerError``."""
+
+
+class _VerifiedTokens:
+    """The application of each bearer token, by the Management API's verified-bearer cache.
+
+    A token remembered under the keyring's current view costs a lookup on the event loop
+    (``BearerCheck.cached``). Any other is checked in a worker thread (``anyio.to_thread``;
+    see the module docstring), and requests that bring the same header meanwhile wait for
+    that one check. A header that is not even shaped like a bearer JWT names no
+    application without a thread. A check the database could not serve
+    (``StorageUnavailable``) names none either: the request goes on to the API, which
+    answers the fault.
     """
 
-    def __init__(self, verify: Callable[[str, float], tuple[str, float]]) -> None:
-        self._verify = verify
-        self._known: dict[str, tuple[str, float]] = {}
-        self._checking: dict[str, asyncio.Task[str | None]] = {}
+    def __init__(self, bearer: BearerCheck) -> None:
+        self._bearer = bearer
+        self._checking: dict[str, asyncio.Task[Principal | None]] = {}
 
-    async def client_id(self, authorization: str | None, now: float) -> str | None:
-        """The verified token's ``azp``, or None (no token, or one the API would refuse)."""
-        if not authorization:
+    async def principal(self, authorization: str | None) -> Principal | None:
+        """The verified token's caller, or None (no token, or one the API would refuse)."""
+        if not authorization or not _jwt_shaped(authorization):
             return None
-        known = self._known.get(authorization)
+        try:
+            known = self._bearer.cached(authorization)
+        except StorageUnavailable:  # SQLite's change marker is a read of its own
+            return None
         if known is not None:
-            if known[1] + LEEWAY >= now:
-                return known[0]
-            del self._known[authorization]
-            return None
-        if not _jwt_shaped(authorization):
-            return None
+            return known
         task = self._checking.get(authorization)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._check(authorization, now))
+            task = asyncio.get_running_loop().create_task(self._check(authorization))
             self._checking[authorization] = task
             task.add_done_callback(lambda _: self._checking.pop(authorization, None))
         # Shielded: a client that goes away does not cancel the others' verification.
         return await asyncio.shield(task)
 
-    async def _check(self, authorization: str, now: float) -> str | None:
+    async def _check(self, authorization: str) -> Principal | None:
         try:
-            client_id, expires = await anyio.to_thread.run_sync(self._verify, authorization, now)
+            return await anyio.to_thread.run_sync(self._bearer.principal, authorization)
         except (BearerError, StorageUnavailable):
             return None
-        if len(self._known) >= TOKEN_CACHE:
-            del self._known[next(iter(self._known))]
-        self._known[authorization] = (client_id, expires)
-        return client_id
 
 
 #: The audit action of a refusal, per client-authentication endpoint.
@@ -458,13 +479,13 @@ class RateLimitHook:
         self,
         policy: Policy,
         counters: Counters,
-        verify: Callable[[str, float], tuple[str, float]],
+        bearer: BearerCheck,
         clock: Callable[[], float] = time.time,
         audit_writer: audit.AuditWriter | None = None,
     ) -> None:
         self.policy = policy
         self.counters = counters
-        self._tokens = _VerifiedTokens(verify)
+        self._tokens = _VerifiedTokens(bearer)
         self._clock = clock
         self._audit = audit_writer
         self._pending: set[asyncio.Task[None]] = set()
@@ -518,9 +539,12 @@ class RateLimitHook:
 
     async def _api(self, request: RequestInfo) -> HookResponse | None:
         authorization = _header(request.headers, b"authorization")
-        client = await self._tokens.client_id(authorization, self._clock())
-        if client is not None:
-            bucket, key, limits = "api", _client_key(client), self.policy.api
+        principal = await self._tokens.principal(authorization)
+        if principal is not None:
+            if authorization is not None and request.scope is not None:
+                # The route's bearer check takes it from here (web.bearer_cache).
+                hand_over(request.scope, authorization, principal)
+            bucket, key, limits = "api", _client_key(principal.client_id), self.policy.api
         else:
             bucket, key = "api-anonymous", _address_key(request.client_ip)
             limits = self.policy.api_anonymous
@@ -545,7 +569,7 @@ class RateLimitHook:
         self,
         request: RequestInfo,
         client: str | None,
-        item: RateLimitItem,
+        item: Rate,
         bucket: str,
         key: str,
     ) -> HookResponse:
@@ -573,7 +597,7 @@ class RateLimitHook:
             429, {"error": "too_many_requests", "error_description": description}, headers
         )
 
-    async def _refused(self, item: RateLimitItem, bucket: str, key: str) -> int:
+    async def _refused(self, item: Rate, bucket: str, key: str) -> int:
         """Seconds until ``item`` has room; logs the first refusal of each window."""
         seconds = await self.counters.retry_after(item, bucket, key)
         now = time.monotonic()
@@ -589,27 +613,21 @@ def _retry_headers(seconds: int) -> dict[str, str]:
     return {"Retry-After": str(seconds), "RateLimit-Reset": str(seconds)}
 
 
-def _bearer_verifier(ctx: Context) -> Callable[[str, float], tuple[str, float]]:
-    issuer = ctx.issuer()
-    audience = management_audience(issuer)
+def rate_limit_hook(ctx: Context, bearer: BearerCheck | None = None) -> RateLimitHook:
+    """The hook for ``ctx``'s settings (``Policy.from_settings`` raises on a bad limit).
 
-    def verify(authorization: str, now: float) -> tuple[str, float]:
-        principal = authenticate_bearer(
-            authorization, ctx.keyring.public_key, issuer, audience, now
-        )
-        expires: Any = principal.claims.get("exp")
-        return principal.client_id, float(expires)
-
-    return verify
-
-
-def rate_limit_hook(ctx: Context) -> RateLimitHook:
-    """The hook for ``ctx``'s settings (``Policy.from_settings`` raises on a bad limit)."""
+    ``bearer`` is the Management API's verified-bearer cache (``create_app`` passes the
+    one its routes use); without it the hook makes one of its own, with the same rules.
+    """
     settings = ctx.settings
-    prefix = "kindling:" + hashlib.sha256(ctx.issuer().encode("utf-8")).hexdigest()[:16]
+    issuer = ctx.issuer()
+    prefix = "kindling:" + hashlib.sha256(issuer.encode("utf-8")).hexdigest()[:16]
+    if bearer is None:
+        audience = management_audience(issuer)
+        bearer = BearerVerifier(ctx, lambda: audience)
     return RateLimitHook(
         Policy.from_settings(settings),
         Counters(settings.redis_url, prefix),
-        _bearer_verifier(ctx),
+        bearer,
         audit_writer=ctx.storage.audit,
     )
