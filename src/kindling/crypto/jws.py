@@ -15,6 +15,7 @@ tokens are ``JWT``, as Kinde's are; anything else we sign with the same keys (we
 payloads, any future ID token) uses its own ``typ`` so it can never pass as one.
 """
 
+import base64
 import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -53,12 +54,25 @@ class Signer:
         self.typ = typ
         self._key = key.private_key
         header = {"alg": ALGORITHM, "kid": key.kid, "typ": typ}
-        self._header = b64url(_json.encode(header)).encode("ascii")
+        self._header_dot = b64url(_json.encode(header)).encode("ascii") + b"."
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        signing_input = self._header + b"." + b64url(_json.encode(claims)).encode("ascii")
+        signing_input, signature = self.sign_payload(b64url_bytes(_json.encode(claims)))
+        return (signing_input + b"." + signature).decode("ascii")
+
+    def sign_payload(self, *payload: bytes) -> tuple[bytes, bytes]:
+        """Sign a payload that is already base64url-encoded, given in pieces (the token
+        endpoint builds it from cached ones): the JWS signing input ``header.payload``
+        and the base64url signature (RFC 7515 §7.1). The compact JWS is the two joined by
+        a dot; the caller joins them where it copies them anyway (into a response body)."""
+        signing_input = b"".join((self._header_dot, *payload))
         signature = self._key.sign(signing_input, _PADDING, _HASH)
-        return (signing_input + b"." + b64url(signature).encode("ascii")).decode("ascii")
+        return signing_input, b64url_bytes(signature)
+
+
+def b64url_bytes(data: bytes) -> bytes:
+    """base64url without padding (RFC 7515 §2, RFC 4648 §5), as bytes."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def _decode_segment(segment: str, what: str) -> dict[str, Any]:

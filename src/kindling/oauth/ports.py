@@ -59,6 +59,11 @@ class ClientRecord:
     authorizations: Sequence[Authorization]
     #: Public (non-private) application property values, by property key.
     properties: Mapping[str, str] = field(default_factory=dict)
+    #: What the token endpoint derives from this record alone and keeps for its next
+    #: requests (``client_credentials``: validated grants, their encoded claims). It lives
+    #: and dies with the record: a reloaded record (an authorization, secret or property
+    #: changed) starts empty, so nothing derived from an older one is ever served.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -94,3 +99,7 @@ class TokenSigner(Protocol):
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         """Return a compact JWS of the claims."""
+
+    def sign_payload(self, *payload: bytes) -> tuple[bytes, bytes]:
+        """Sign a base64url-encoded payload given in pieces: the signing input
+        (``header.payload``) and the base64url signature, ASCII bytes (RFC 7515 §7.1)."""

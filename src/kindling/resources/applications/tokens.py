@@ -44,4 +44,4 @@ def mint_token(
         ctx.keyring.signer(),
         ctx.claims_hook,
         ctx.settings.app_properties_claim,
-    )
+    ).response()
