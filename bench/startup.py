@@ -2,7 +2,10 @@
 
 For each of ``--runs`` starts (5 by default) this launches ``kindling serve --workers 1`` on a
 data dir set up beforehand (so no first-run key generation is timed), polls ``GET /healthz``
-every 5 ms, and records the seconds from the process start to the first answered request.
+every 5 ms, and records the seconds from the process start to the first answered request,
+and the CPU seconds the server process had used by then (utime + stime from
+``/proc/<pid>/stat``: on this shared host the wall clock measures the neighbours too, the
+CPU time much less so).
 Once answered it waits ``--idle`` seconds (2 by default) and reads the worker's resident set
 (``VmRSS`` in ``/proc/<pid>/status``; with one worker uvicorn serves in the process it
 started). Prints the median and the range of both, and the modules the server imported
@@ -31,8 +34,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MASTER_KEY = "startup-bench-" + "k" * 32
-#: Modules an SQLite server answering HTTP/1.1 has no use for (``--modules``).
-UNNEEDED = ("psycopg", "psycopg_pool", "websockets", "watchfiles", "dotenv", "uvloop", "wsproto")
+#: Modules an SQLite server answering HTTP/1.1 has no use for (``--modules``): without
+#: ``KINDLING_REDIS_URL`` nor a file to apply, ``limits`` (and what it brings) and PyYAML too.
+UNNEEDED = (
+    "psycopg",
+    "psycopg_pool",
+    "websockets",
+    "watchfiles",
+    "dotenv",
+    "uvloop",
+    "wsproto",
+    "limits",
+    "deprecated",
+    "wrapt",
+    "yaml",
+)
 
 
 def _free_port() -> int:
@@ -56,8 +72,17 @@ def _rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def one_start(src: Path, data: Path, database_url: str | None, idle: float) -> tuple[float, int]:
-    """Seconds from the process start to the first answered ``/healthz``; idle RSS (KiB)."""
+def _cpu_s(pid: int) -> float:
+    """utime + stime of ``pid`` so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_start(
+    src: Path, data: Path, database_url: str | None, idle: float
+) -> tuple[float, int, float]:
+    """Seconds from the process start to the first answered ``/healthz``; idle RSS (KiB);
+    the CPU seconds the server had used when it first answered."""
     port = _free_port()
     cmd = [sys.executable, "-m", "kindling", "serve", "--port", str(port), "--workers", "1"]
     cmd.append("--no-access-log")
@@ -82,17 +107,19 @@ def one_start(src: Path, data: Path, database_url: str | None, idle: float) -> t
                 raise RuntimeError(f"the server did not answer (exit {process.returncode})")
             time.sleep(0.005)
         ready = time.perf_counter() - started
+        cpu = _cpu_s(process.pid)
         time.sleep(idle)
-        return ready, _rss_kib(process.pid)
+        return ready, _rss_kib(process.pid), cpu
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
 def unneeded_modules(src: Path, data: Path, database_url: str | None) -> list[str]:
-    """The ``UNNEEDED`` top-level modules the worker's application imports."""
+    """The ``UNNEEDED`` top-level modules ``kindling serve`` and its application import."""
     code = (
         "import sys, json\n"
+        "import kindling.cli.main, kindling.serve  # what `kindling serve` imports first\n"
         "from kindling.web.asgi import from_env\n"
         "app = from_env()\n"
         "import uvicorn.config\n"
@@ -120,15 +147,18 @@ def main() -> int:
     try:
         # The first run (keys, bootstrap application) happens here, not timed.
         one_start(args.src, data, args.database_url, 0.0)
-        readies, rss = [], []
+        readies, rss, cpus = [], [], []
         for _ in range(args.runs):
-            ready, kib = one_start(args.src, data, args.database_url, args.idle)
+            ready, kib, cpu = one_start(args.src, data, args.database_url, args.idle)
             readies.append(ready)
             rss.append(kib)
+            cpus.append(cpu)
         result = {
             "src": str(args.src),
             "ready_s_median": round(statistics.median(readies), 3),
             "ready_s": [round(r, 3) for r in readies],
+            "ready_cpu_s_median": round(statistics.median(cpus), 3),
+            "ready_cpu_s": [round(c, 3) for c in cpus],
             "idle_rss_mib_median": round(statistics.median(rss) / 1024, 1),
             "idle_rss_mib": [round(k / 1024, 1) for k in rss],
         }
@@ -139,7 +169,9 @@ def main() -> int:
         print(
             f"ready (process start -> first /healthz answered): median "
             f"{result['ready_s_median']} s over {args.runs} "
-            f"({min(readies):.3f}-{max(readies):.3f}); idle RSS of the worker: median "
+            f"({min(readies):.3f}-{max(readies):.3f}), CPU used by then: median "
+            f"{result['ready_cpu_s_median']} s ({min(cpus):.2f}-{max(cpus):.2f}); "
+            "idle RSS of the worker: median "
             f"{result['idle_rss_mib_median']} MiB ({min(rss) / 1024:.1f}-{max(rss) / 1024:.1f})"
         )
         print(json.dumps(result))

@@ -3,7 +3,7 @@
 A benchmark, not a test. For each engine it:
 
 1. seeds N users (one email identity each) through the storage layer's bulk path
-   (``UserRepository.add_many``: executemany on SQLite, COPY on PostgreSQL), timed;
+   (``UserRepository.add_many``: multi-row INSERTs on SQLite, COPY on PostgreSQL), timed;
 2. starts ``kindling serve`` pinned to CPU 0 and drives it with wrk pinned to CPU 1:
    ``GET /api/v1/users?page_size=100`` (page 1), the same request for page 10,000
    (its ``next_token`` is minted with the data dir's cursor key), and an exact-email
@@ -14,6 +14,10 @@ A benchmark, not a test. For each engine it:
 Usage (from the repo root, with the venv active):
 
     python bench/users_bench.py [--users 1000000] [--engines sqlite,postgres] [--seconds 10]
+    python bench/users_bench.py --seed-only [--users 1000000] [--engines sqlite]
+
+``--seed-only`` stops after step 1: it prints the seed's wall-clock and CPU seconds and the
+seeding process's peak RSS, and writes no results file.
 
 ``KINDLING_BENCH_SRC=DIR`` measures another copy of ``src/`` (an A/B against a worktree).
 
@@ -74,6 +78,7 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
     rss_before = _peak_rss_mib()
     ctx = build_context(settings)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     made = 0
     try:
         while made < count:
@@ -106,6 +111,7 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
                 uow[USERS_REPO].add_many(users)
             made += size
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         if ctx.storage.engine.dialect == "postgres":
             with ctx.storage.engine.session(write=True) as session:
                 session.execute("ANALYZE users")
@@ -113,6 +119,7 @@ def seed(settings: Settings, count: int) -> dict[str, Any]:
         return {
             "users": count,
             "seconds": round(elapsed, 2),
+            "cpu_seconds": round(cpu, 2),
             "users_per_s": round(count / elapsed),
             "peak_rss_mib_before": rss_before,
             "peak_rss_mib": _peak_rss_mib(),
@@ -289,7 +296,9 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return median
 
 
-def run_engine(engine: str, count: int, seconds: int, port: int, rounds: int) -> dict[str, Any]:
+def run_engine(
+    engine: str, count: int, seconds: int, port: int, rounds: int, seed_only: bool = False
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"kindling-bench-{engine}-"))
     schema = None
     database_url = None
@@ -306,10 +315,13 @@ def run_engine(engine: str, count: int, seconds: int, port: int, rounds: int) ->
     try:
         result["seed"] = seed(settings, count)
         print(
-            f"[{engine}] seeded {count} users in {result['seed']['seconds']} s, "
+            f"[{engine}] seeded {count} users in {result['seed']['seconds']} s "
+            f"({result['seed']['cpu_seconds']} s of CPU in this process), "
             f"peak RSS {result['seed']['peak_rss_mib']} MiB",
             flush=True,
         )
+        if seed_only:
+            return result
         result["email_lookup_server_time"] = email_server_time(settings, count)
         process, token, _ = start_server(settings, port)
         base = f"http://127.0.0.1:{port}/api/v1/users?page_size=100"
@@ -351,11 +363,17 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--port", type=int, default=8471)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--seed-only", action="store_true", help="Only seed (timed, with the peak RSS); no server."
+    )
     args = parser.parse_args()
     results = [
-        run_engine(e, args.users, args.seconds, args.port, args.rounds)
+        run_engine(e, args.users, args.seconds, args.port, args.rounds, args.seed_only)
         for e in args.engines.split(",")
     ]
+    if args.seed_only:
+        print(json.dumps([r["seed"] | {"engine": r["engine"]} for r in results]))
+        return 0
     print(
         f"\n{'engine':10} {'seed s':>7} {'seed MiB':>8} {'p1 req/s':>9} {'p1 p99':>8} "
         f"{'pN req/s':>9} {'pN p99':>8} {'pN/p1':>6} {'pN/p1 srv':>9} {'email ms (server)':>18} "

@@ -75,3 +75,51 @@ def test_a_postgresql_url_without_the_driver_is_one_line_naming_the_extra(
         "Error: the database URL names PostgreSQL, but its driver is not installed: "
         "pip install 'kindling[postgres]' (psycopg)"
     )
+
+
+_SERVER_IMPORTS = (
+    "import json, sys\n"
+    "from pathlib import Path\n"
+    "import kindling.cli.main, kindling.serve\n"
+    "from kindling.bootstrap import bootstrap\n"
+    "from kindling.config import Settings\n"
+    "from kindling.context import build_context\n"
+    "from kindling.web.app import create_app\n"
+    "redis = sys.argv[2] or None\n"
+    "settings = Settings(data_dir=Path(sys.argv[1]), rate_limits=True, metrics=True,\n"
+    "                    redis_url=redis)\n"
+    "ctx = build_context(settings)\n"
+    "bootstrap(ctx, 'http://localhost:9')\n"
+    "create_app(ctx)\n"
+    "ctx.close()\n"
+    "lazy = ('limits', 'yaml', 'wrapt', 'deprecated')\n"
+    "reconciler = 'kindling.environment_file.reconcile'\n"
+    "print(json.dumps(sorted(m for m in sys.modules\n"
+    "                        if m.split('.')[0] in lazy or m == reconciler)))\n"
+)
+
+
+def _server_imports(tmp_path: Path, redis_url: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVER_IMPORTS, str(tmp_path / "data"), redis_url],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_without_redis_or_a_seed_file_the_server_imports_neither_limits_nor_yaml(
+    tmp_path: Path,
+) -> None:
+    # Rate limits on, counted in process: the ``limits`` library (and its Redis, MongoDB
+    # and Memcached storages) is for KINDLING_REDIS_URL; PyYAML and the reconciler are for
+    # applying or exporting an environment file.
+    assert _server_imports(tmp_path, "") == []
+
+
+def test_with_redis_the_rate_limiter_uses_the_limits_library(tmp_path: Path) -> None:
+    found = _server_imports(tmp_path, "redis://127.0.0.1:1/0")
+    assert "limits" in found and "yaml" not in found

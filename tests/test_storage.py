@@ -251,7 +251,7 @@ def test_delete_user_removes_identities(storage: Storage) -> None:
 
 def test_update_user_keeps_identities(storage: Storage) -> None:
     user = add_user(storage, ("email", email()))
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     with storage.transaction() as uow:
         uow[USERS_REPO].update(replace(user, first_name="F", is_suspended=True))

@@ -24,6 +24,8 @@ on 127.0.0.1:8000: address already in use"), before a master key, a database or 
 first run's secrets exist.
 """
 
+from __future__ import annotations
+
 import errno
 import importlib.util
 import json
@@ -32,7 +34,7 @@ import os
 import shlex
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -43,7 +45,6 @@ from kindling.context import build_context
 from kindling.crypto import masterkey
 from kindling.crypto.errors import KeyMaterialError
 from kindling.crypto.tls import TLSFiles, ensure_local_tls
-from kindling.environment_file.seeding import Seed
 from kindling.platform.context import Context
 from kindling.platform.engine import StorageUnavailable, limits_from, use_limits
 from kindling.platform.errors import ConfigurationError, KindlingError
@@ -52,6 +53,10 @@ from kindling.web.asgi import DEFERRED_BOOTSTRAP_ENV, first_run_lines
 from kindling.web.logs import logging_config
 from kindling.web.ratelimit import Policy, RateLimitSettingsError
 from kindling.web.workers import prepare_workers
+
+if TYPE_CHECKING:
+    # Only ``serve --seed FILE`` has one, read by ``kindling.cli.environment_file``.
+    from kindling.environment_file.seeding import Seed
 
 #: uvicorn's ``http`` for ``kindling serve``: httptools with the head bound, else h11.
 BOUNDED_HTTPTOOLS = "kindling.web.http_limits:BoundedHttpToolsProtocol"

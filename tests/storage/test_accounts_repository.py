@@ -3,9 +3,8 @@ sessions) on both engines."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from msgspec.structs import replace
 
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.ids import connection_id, identity_id, user_id

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import msgspec
 import pytest
+from msgspec.structs import replace
 
 from kindling.platform.engine import IntegrityViolation
 from kindling.platform.ids import organization_code, user_id
@@ -450,6 +449,53 @@ def test_list_summaries_are_the_filtered_page_as_the_listing_shows_it(storage: S
         "last_signed_in": None,
         "created_on": bare.created_on,
     }
+
+
+#: Text that JSON must escape or could misread: quotes, backslashes, control characters,
+#: a line separator, non-ASCII, astral plane, and text that looks like JSON itself.
+_AWKWARD = 'say "hi" \\ \x01\x1f\n\t\u2028 \u00e9\u4e2d\U0001f600 {"a": [null, 1]} [null]'
+
+
+def test_list_summaries_return_every_optional_field_exactly(storage: Storage) -> None:
+    """The listing's columns come back exactly as stored, whichever of the optional ones
+    a user has (on SQLite five of them are read as one packed value, ``list_summaries``)."""
+    awkward = add_user(
+        storage,
+        ("email", email_address()),
+        ("username", f"u{uid()}"),
+        ("phone", phone_number()),
+        provided_id="ext-" + _AWKWARD,
+        first_name=_AWKWARD,
+        last_name="",
+        picture="https://example.com/" + _AWKWARD,
+        last_signed_in=LATER,
+        total_sign_ins=7,
+        failed_sign_ins=1,
+    )
+    only_phone = add_user(storage, ("phone", phone_number()))
+    only_signed_in = add_user(storage, last_signed_in=LATER)
+    users = [awkward, only_phone, only_signed_in]
+    with storage.read(one_statement=True) as uow:
+        rows = uow[USERS_REPO].list_summaries(None, 10, [u.id for u in users])
+    assert [s.id for _, s in rows] == [u.id for u in users]
+    for (_, summary), user in zip(rows, users, strict=True):
+        for name in UserSummary.__struct_fields__:
+            if name not in ("organizations", "identities"):
+                assert getattr(summary, name) == getattr(user, name), name
+                assert type(getattr(summary, name)) is type(getattr(user, name)), name
+
+
+def test_a_one_statement_read_refuses_a_second_statement(storage: Storage) -> None:
+    """``Storage.read(one_statement=True)`` opens no transaction, so a second statement
+    would read another snapshot: it is refused instead."""
+    user = add_user(storage)
+    with storage.read(one_statement=True) as uow:
+        repo = uow[USERS_REPO]
+        assert repo.seq_of(user.id) is not None
+        with pytest.raises(RuntimeError, match="second statement"):
+            repo.seq_of(user.id)
+    with storage.read(one_statement=True) as uow:  # the connection is usable again
+        assert uow[USERS_REPO].get(user_id()) is None
 
 
 # --- organizations -----------------------------------------------------------------

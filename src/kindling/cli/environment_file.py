@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -25,20 +25,14 @@ from kindling.cli.errors import Exit
 from kindling.cli.options import data_dir_option, json_option
 from kindling.cli.output import emit_json
 from kindling.cli.target import CLIENT_ID_ENV, CLIENT_SECRET_ENV, Remote, remote_target
-from kindling.environment_file import (
-    ApplyError,
-    DocumentError,
-    Plan,
-    Source,
-    apply_document,
-    dump_yaml,
-    export_data,
-    load_text,
-)
-from kindling.environment_file.reconcile import Change
-from kindling.environment_file.seeding import Seed
-from kindling.environment_file.source import Path as KeyPath
-from kindling.environment_file.source import Problem
+
+# ``kindling.environment_file`` (PyYAML, the schema, the reconciler) is imported by the
+# commands that use it, not by every command of the CLI: it was ~0.2 s of each start-up
+# (``python -X importtime -m kindling serve --help``; bench/README.md, "lean start-up").
+if TYPE_CHECKING:
+    from kindling.environment_file import Plan, Source
+    from kindling.environment_file.seeding import Seed
+    from kindling.environment_file.source import Path as KeyPath
 
 REMOTE_PATH = "/kindling/v1/environment"
 #: A problem line as the server renders it: ``users[1].id: message``.
@@ -77,6 +71,8 @@ def _parse_path(text: str) -> KeyPath:
 
 def _remote_lines(message: str, source: Source) -> list[str]:
     """A server's ``path: message`` lines with this file's name and line numbers."""
+    from kindling.environment_file.source import Problem
+
     lines = []
     for line in message.splitlines():
         found = _PATH_LINE.match(line)
@@ -90,6 +86,8 @@ def _remote_lines(message: str, source: Source) -> list[str]:
 
 
 def _read(file: str) -> tuple[Source, Any]:
+    from kindling.environment_file import DocumentError, load_text
+
     name = "<stdin>" if file == "-" else file
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
@@ -173,6 +171,8 @@ def apply_command(
     Idempotent: applying the same file again changes nothing. Entities the file does not
     name are kept unless --prune is given (then only in the sections the file has).
     """
+    from kindling.environment_file import ApplyError, DocumentError, apply_document
+
     source, document = _read(file)
     name = source.name or file
     target = _remote(remote, client_id, client_secret, ca_file)
@@ -191,6 +191,7 @@ def apply_command(
 
 
 def _apply_remote(target: Remote, source: Source, prune: bool, dry_run: bool) -> Plan:
+    from kindling.environment_file import Change, Plan
     from kindling.sdk import KindeAPIError
 
     params = {"prune": "true" if prune else None, "dry_run": "true" if dry_run else None}
@@ -235,6 +236,8 @@ def export_command(
     apply accepts under the same master key. Signing keys, the audit log and webhook
     deliveries are not exported.
     """
+    from kindling.environment_file import dump_yaml, export_data
+
     target = _remote(remote, client_id, client_secret, ca_file)
     if target is not None:
         with _client(target) as client:
@@ -257,5 +260,7 @@ def export_command(
 def read_seed(path: Path) -> Seed:
     """``serve --seed FILE``: the file read and validated before anything starts (an
     invalid one prints its problems and stops ``serve`` with status 1)."""
+    from kindling.environment_file.seeding import Seed
+
     source, document = _read(str(path))
     return Seed(source.name or str(path), source, document)

@@ -126,7 +126,15 @@ class KeySealer:
                 f"signing key {kid} cannot be unsealed: its sealed private key fails authentication"
             ) from None
         try:
-            key = serialization.load_der_private_key(der, password=None)
+            # OpenSSL's RSA consistency check (primality of p and q, ...) costs ~39 ms of
+            # CPU per RSA-2048 key here, twice per ``kindling serve`` start (bootstrap, then
+            # the worker's keyring), about a tenth of the start-up's CPU. It is skipped: the
+            # DER just passed AES-GCM authentication under the master key, so it is what
+            # ``seal`` was given: a key the keyring generated (and cryptography checked).
+            # A blob that is not a private key at all still fails here, as before.
+            key = serialization.load_der_private_key(
+                der, password=None, unsafe_skip_rsa_key_validation=True
+            )
         except ValueError:
             raise KeyMaterialError(f"signing key {kid} is not a valid private key") from None
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != KEY_SIZE:

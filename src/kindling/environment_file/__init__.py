@@ -20,13 +20,36 @@ several resources' services and is used by the CLI, ``serve`` and the web layer.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .export import document_data, dump_yaml, export_data
-from .model import Document
-from .reconcile import ApplyError, Change, Plan, apply_document
-from .schema import validate
-from .source import DocumentError, Problem, Source, parse_yaml
+if TYPE_CHECKING:
+    from .export import document_data, dump_yaml, export_data
+    from .model import Document
+    from .reconcile import ApplyError, Change, Plan, apply_document
+    from .schema import validate
+    from .source import DocumentError, Problem, Source, parse_yaml
+
+#: Where each name of ``__all__`` is defined. They are imported on first use (PEP 562
+#: ``__getattr__``): the server imports ``routes`` at start-up and this package with it,
+#: but needs the rest (PyYAML, the schema, the reconciler) only when a file is applied or
+#: exported (bench/README.md, "lean start-up").
+_HOMES = {
+    "document_data": "export",
+    "dump_yaml": "export",
+    "export_data": "export",
+    "Document": "model",
+    "ApplyError": "reconcile",
+    "Change": "reconcile",
+    "Plan": "reconcile",
+    "apply_document": "reconcile",
+    "validate": "schema",
+    "DocumentError": "source",
+    "Problem": "source",
+    "Source": "source",
+    "parse_yaml": "source",
+}
 
 __all__ = [
     "ApplyError",
@@ -47,14 +70,28 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
 def load_text(text: str, name: str | None = None) -> tuple[Source, Document]:
     """Parse and validate a file's text; ``DocumentError`` lists every problem."""
+    from .schema import validate
+    from .source import parse_yaml
+
     source = parse_yaml(text, name)
     return source, validate(source)
 
 
 def load_file(path: Path) -> tuple[Source, Document]:
     """Read, parse and validate the file at ``path`` (problems name it as given)."""
+    from .source import DocumentError, Problem
+
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

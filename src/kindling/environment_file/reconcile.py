@@ -157,7 +157,7 @@ class JoinedStorage(Storage):
         yield self._uow
 
     @contextmanager
-    def read(self) -> Iterator[UnitOfWork]:
+    def read(self, one_statement: bool = False) -> Iterator[UnitOfWork]:
         yield self._uow
 
     def close(self) -> None:

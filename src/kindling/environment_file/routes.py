@@ -19,17 +19,16 @@ line numbers of the local file).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kindling.oauth.bearer import require_scope
 from kindling.platform.operations import Call, Operation, Router
 from kindling.platform.params import Query
 
-from .export import export_data
-from .model import Document
-from .reconcile import apply_document
-from .schema import validate
-from .source import Source
+# The operations are mounted at start-up; what they run (PyYAML, the schema, the
+# reconciler, the export) is imported by the first request that needs it.
+if TYPE_CHECKING:
+    from .model import Document
 
 PATH = "/environment"
 DRY_RUN = Query.boolean("dry_run", default=False)
@@ -120,6 +119,8 @@ router = Router("Environment file")
 @router.operation("GET", PATH, scope=None, operation_id="exportEnvironment")
 def export_environment(call: Call) -> dict[str, Any]:
     """The environment as an environment file (JSON), as ``kindling export`` writes it."""
+    from .export import export_data
+
     for scope in READ_SCOPES:
         require_scope(call.principal, scope)
     return export_data(call.ctx)
@@ -135,6 +136,10 @@ def export_environment(call: Call) -> dict[str, Any]:
 )
 def apply_environment(call: Call) -> dict[str, Any]:
     """Apply an environment file (JSON body) in one transaction; answer the plan."""
+    from .reconcile import apply_document
+    from .schema import validate
+    from .source import Source
+
     source = Source.from_value(call.json())
     document = validate(source)
     for scope in required_scopes(document):

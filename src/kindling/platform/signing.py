@@ -295,13 +295,17 @@ class Keyring:
 
     def current(self) -> KeyringView:
         """The view as of now: re-read only when the database moved (see the module doc)."""
+        return self.current_at(self._storage.change_marker())
+
+    def current_at(self, marker: Hashable | None) -> KeyringView:
+        """``current()`` for a change marker the caller has just read
+        (``Storage.change_marker``), so that one request's checks share one read of it."""
         view = self._view
         if view.version < 0:
             self.reload()
             view = self._view
-        marker = self._storage.change_marker()
         if marker is None or marker != getattr(self._local, "marker", None):
-            with self._storage.read() as uow:
+            with self._storage.read(one_statement=True) as uow:
                 version = uow[KEYS_REPO].version()
             if version != view.version:
                 self._refresh()
@@ -324,10 +328,13 @@ class Keyring:
         would return this very view. The event loop asks this to answer from memory and
         leaves the rest (a read, on PostgreSQL a round trip) to a worker thread.
         """
+        return self.current_if_known_at(self._storage.change_marker())
+
+    def current_if_known_at(self, marker: Hashable | None) -> KeyringView | None:
+        """``current_if_known()`` for a change marker the caller has just read."""
         view = self._view
         if view.version < 0:
             return None
-        marker = self._storage.change_marker()
         if marker is None:
             return None
         # Seen by this thread, or by any thread since the last commit: a marker never

@@ -19,7 +19,7 @@ left open; ``pending_migrations`` is the readiness check's view of the schema.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -167,11 +167,25 @@ class Storage:
             yield uow
             uow.flush_events()
 
+    def read(self, one_statement: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """A read-only transaction (a consistent snapshot); it cannot record events.
+
+        ``one_statement``: the unit of work runs exactly one statement, itself a snapshot,
+        and no transaction is opened around it (``Engine.session``); a second raises
+        ``RuntimeError``.
+        """
+        if one_statement:
+            return _OneStatementRead(self)
+        return self._read()
+
     @contextmanager
-    def read(self) -> Iterator[UnitOfWork]:
-        """A read-only transaction (a consistent snapshot); it cannot record events."""
+    def _read(self) -> Iterator[UnitOfWork]:
         with self.engine.session(write=False) as session:
             yield UnitOfWork(session, self._factories, self._now, writable=False)
+
+    def _unit(self, session: Session) -> UnitOfWork:
+        """A read-only unit of work over ``session``."""
+        return UnitOfWork(session, self._factories, self._now, writable=False)
 
     def pending_migrations(self) -> list[int]:
         """The versions this code knows that the database has not applied (a read; raises
@@ -188,6 +202,23 @@ class Storage:
     def close(self) -> None:
         self.audit.close()
         self.engine.close()
+
+
+class _OneStatementRead:
+    """``Storage.read(one_statement=True)``: a class rather than a generator context manager,
+    as the engine's session is (the hot read of a listing page)."""
+
+    __slots__ = ("_storage", "_session")
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._storage.engine.session(write=False, one_statement=True)
+        return self._storage._unit(self._session.__enter__())
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> Any:
+        return self._session.__exit__(kind, exc, tb)
 
 
 def open_engine(

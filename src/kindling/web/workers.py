@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 from kindling.config import Settings
-from kindling.web.metrics import prepare_multiprocess
 
 __all__ = ["prepare_workers"]
 
@@ -25,7 +24,12 @@ def prepare_workers(settings: Settings) -> str:
     os.environ["KINDLING_TRUSTED_PROXIES"] = ",".join(settings.proxies)
     os.environ["KINDLING_MIGRATE"] = "on" if settings.migrate else "off"
     os.environ["KINDLING_METRICS"] = "on" if settings.metrics else "off"
-    prepare_multiprocess(settings.data_dir, settings.workers)
+    if settings.workers > 1:
+        # Imported here: one worker (or metrics off) leaves the variable alone, and
+        # ``kindling serve`` then needs nothing of prometheus_client before the app.
+        from kindling.web.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir, settings.workers)
     if settings.proxies and not settings.issuer:
         return (
             "\nX-Forwarded-* is trusted from " + ", ".join(settings.proxies) + ", but no "

@@ -14,7 +14,7 @@ Kinde's webhook ``data.user``.
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -128,7 +128,7 @@ def updated_fields(before: User, after: User) -> list[str]:
     """The names of the profile fields that differ (identities and counters aside)."""
     return [
         f.name
-        for f in fields(User)
+        for f in msgspec.structs.fields(User)
         if f.name != "identities" and getattr(before, f.name) != getattr(after, f.name)
     ]
 
@@ -233,7 +233,7 @@ def create_user(storage: Storage, clock: Clock, body: Any, *, pinned_id: str | N
         seen.add(key)
     org_code = optional_text(data.organization_code, "organization_code", 64, "ORG_CODE")
     new_id = pinned_id or user_id()
-    identities = [replace(i, user_id=new_id) for i in identities]
+    identities = [msgspec.structs.replace(i, user_id=new_id) for i in identities]
 
     def first(kind: str) -> str | None:
         return next((i.value for i in identities if i.type == kind), None)
@@ -321,7 +321,7 @@ def update_user(storage: Storage, id_: str | None, body: Any) -> User:
         user = uow[USERS_REPO].get(id_)
         if user is None:
             raise NotFound("User not found", Code.USER_NOT_FOUND)
-        updated = replace(user, **changes)
+        updated = msgspec.structs.replace(user, **changes)
         uow[USERS_REPO].update(updated)
         changed = updated_fields(user, updated)
         if changed:
@@ -403,7 +403,9 @@ def list_users_page(
         ids = [u.id for u in users]
         if with_identities and users:
             found = uow[USERS_REPO].identities(ids)
-            users = [replace(u, identities=tuple(found.get(u.id, []))) for u in users]
+            users = [
+                msgspec.structs.replace(u, identities=tuple(found.get(u.id, []))) for u in users
+            ]
         orgs = uow[USERS_REPO].organizations(ids) if with_organizations and ids else {}
     return UserListing(users, cursor, orgs)
 
@@ -423,8 +425,12 @@ def user_summaries_page(
     """Kinde's ``GET /users``: ``list_users_page``'s page as the listing shows it, one
     ``UserSummary`` per user, read in one snapshot; ``with_organizations`` adds each
     user's organization codes (an empty list for none), ``with_identities`` its
-    identities, both in the order they were added. Also returns the cursor position."""
-    with storage.read() as uow:
+    identities, both in the order they were added. Also returns the cursor position.
+
+    Without an expansion the page is one statement, read without a transaction around it
+    (``Storage.read(one_statement=True)``: no BEGIN/COMMIT, one round trip on PostgreSQL)."""
+    expand = with_identities or with_organizations
+    with storage.read(one_statement=not expand) as uow:
         repo = uow[USERS_REPO]
         rows = repo.list_summaries(
             after,
@@ -436,7 +442,7 @@ def user_summaries_page(
             has_organization=has_organization,
         )
         summaries, cursor = page(rows, size)
-        if summaries and (with_identities or with_organizations):
+        if summaries and expand:
             ids = [s.id for s in summaries]
             found = repo.identities(ids) if with_identities else {}
             orgs = repo.organizations(ids) if with_organizations else {}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+
+import msgspec
 
 from kindling.platform.engine import SQLITE_FOLD, Row, Session, fold_case
 from kindling.resources.users.model import (
@@ -25,6 +26,20 @@ _SUMMARY_COLUMNS = (
     "u.is_suspended, u.picture, u.total_sign_ins, u.failed_sign_ins, u.last_signed_in, "
     "u.created_on, u.email"
 )
+#: ``_SUMMARY_COLUMNS`` on SQLite: the five columns most users leave empty (provided id,
+#: phone, username, picture, last sign-in) come as one value, NULL when all five are, else
+#: a JSON array of the five. sqlite3 pays ~550 instructions per value it hands over (each
+#: column read locks the connection's mutex), so a page of 100 users with an email only
+#: costs 1.35 M instructions instead of 1.58 M to fetch; with all five set, 2 % more than
+#: fetching them one by one (the array's decoding). Measured with cachegrind, 101 rows.
+_SQLITE_SUMMARY_COLUMNS = (
+    "u.seq, u.id, u.first_name, u.last_name, u.is_suspended, u.total_sign_ins, "
+    "u.failed_sign_ins, u.created_on, u.email, "
+    "CASE WHEN u.provided_id IS NULL AND u.phone IS NULL AND u.username IS NULL "
+    "AND u.picture IS NULL AND u.last_signed_in IS NULL THEN NULL "
+    "ELSE json_array(u.provided_id, u.phone, u.username, u.picture, u.last_signed_in) END"
+)
+_SPARSE = msgspec.json.Decoder(tuple[str | None, str | None, str | None, str | None, str | None])
 
 
 _USER_INSERT_COLUMNS = (
@@ -102,14 +117,6 @@ def identity_from_row(row: Row) -> Identity:
 
 def _in(values: Sequence[object]) -> str:
     return "(" + ", ".join("?" for _ in values) + ")"
-
-
-def _value_rows(rows: list[Row]) -> Iterable[Sequence[Any]]:
-    """Each row's values in the order they were selected: PostgreSQL's rows are dicts
-    (``.values()``), SQLite's ``sqlite3.Row`` is a sequence of its values itself."""
-    if rows and isinstance(rows[0], dict):
-        return [tuple(row.values()) for row in rows]
-    return cast(list[Sequence[Any]], rows)
 
 
 def _listing_filter(
@@ -268,45 +275,91 @@ class SqlUserRepository:
         where, params = _listing_filter(
             after, limit, user_ids, emails, usernames, phones, has_organization
         )
-        rows = self._s.all(
+        if self._s.dialect == "sqlite":
+            return self._sqlite_summaries(where, params)
+        rows = self._s.values(
             f"SELECT {_SUMMARY_COLUMNS} FROM users u WHERE {where} ORDER BY u.seq LIMIT ?", params
         )
+        # Tuples unpacked by position, in _SUMMARY_COLUMNS' order, and the summary built
+        # positionally in the same order: a lookup by name (``dict_row``) or keyword
+        # arguments cost more than building the summary does.
+        return [
+            (
+                seq,
+                UserSummary(
+                    id_,
+                    provided_id,
+                    phone,
+                    username,
+                    first_name,
+                    last_name,
+                    bool(is_suspended),
+                    picture,
+                    total_sign_ins,
+                    failed_sign_ins,
+                    last_signed_in,
+                    created_on,
+                    email,
+                ),
+            )
+            for (
+                seq,
+                id_,
+                provided_id,
+                phone,
+                username,
+                first_name,
+                last_name,
+                is_suspended,
+                picture,
+                total_sign_ins,
+                failed_sign_ins,
+                last_signed_in,
+                created_on,
+                email,
+            ) in rows
+        ]
+
+    def _sqlite_summaries(self, where: str, params: list[object]) -> list[tuple[int, UserSummary]]:
+        """``list_summaries`` on SQLite, with ``_SQLITE_SUMMARY_COLUMNS``."""
+        rows = self._s.values(
+            f"SELECT {_SQLITE_SUMMARY_COLUMNS} FROM users u WHERE {where} ORDER BY u.seq LIMIT ?",
+            params,
+        )
         found = []
-        # Unpacked by position, in _SUMMARY_COLUMNS' order: a lookup by name costs more
-        # than building the summary does.
         for (
             seq,
             id_,
-            provided_id,
-            phone,
-            username,
             first_name,
             last_name,
             is_suspended,
-            picture,
             total_sign_ins,
             failed_sign_ins,
-            last_signed_in,
             created_on,
             email,
-        ) in _value_rows(rows):
+            sparse,
+        ) in rows:
+            if sparse is None:
+                provided_id = phone = username = picture = last_signed_in = None
+            else:
+                provided_id, phone, username, picture, last_signed_in = _SPARSE.decode(sparse)
             found.append(
                 (
                     seq,
                     UserSummary(
-                        id=id_,
-                        provided_id=provided_id,
-                        phone=phone,
-                        username=username,
-                        first_name=first_name,
-                        last_name=last_name,
-                        is_suspended=bool(is_suspended),
-                        picture=picture,
-                        total_sign_ins=total_sign_ins,
-                        failed_sign_ins=failed_sign_ins,
-                        last_signed_in=last_signed_in,
-                        created_on=created_on,
-                        email=email,
+                        id_,
+                        provided_id,
+                        phone,
+                        username,
+                        first_name,
+                        last_name,
+                        bool(is_suspended),
+                        picture,
+                        total_sign_ins,
+                        failed_sign_ins,
+                        last_signed_in,
+                        created_on,
+                        email,
                     ),
                 )
             )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -245,7 +245,7 @@ def create_identity(storage: Storage, clock: Clock, user_id: str, body: Any) -> 
             if current is not None and current.id == identity.id:
                 # The first identity of its type becomes the primary one.
                 uow[ACCOUNTS_REPO].set_primary(user_id, identity.type, identity.id)
-                identity = replace(identity, is_primary=True)
+                identity = msgspec.structs.replace(identity, is_primary=True)
             uow.record(
                 EventType.USER_IDENTITY_CREATED,
                 {"user": {"id": user_id}, "identity": _identity_data(identity)},
@@ -296,7 +296,9 @@ def update_identity(storage: Storage, identity_id_: str, body: Any) -> None:
                     EventType.USER_IDENTITY_UPDATED,
                     {
                         "user": {"id": identity.user_id},
-                        "identity": _identity_data(replace(identity, is_primary=True)),
+                        "identity": _identity_data(
+                            msgspec.structs.replace(identity, is_primary=True)
+                        ),
                     },
                 )
         elif identity.is_primary:

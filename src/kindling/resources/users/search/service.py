@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import msgspec
 
 from kindling.platform.codes import Code
 from kindling.platform.errors import ValidationError
@@ -126,7 +128,7 @@ def search_users(
         grants = uow[USERS_REPO].api_scopes(ids)
     return [
         SearchResult(
-            user=replace(u, identities=tuple(idents.get(u.id, []))),
+            user=msgspec.structs.replace(u, identities=tuple(idents.get(u.id, []))),
             organizations=orgs.get(u.id, []),
             identities=idents.get(u.id, []),
             properties=props.get(u.id, {}),
