@@ -48,6 +48,7 @@ from kindling.resources.apis.service import management_audience
 from kindling.resources.applications.clients import StorageClientStore
 from kindling.resources.applications.service import application_exists
 from kindling.resources.environment.service import logo_image
+from kindling.web.bearer_cache import BearerVerifier
 from kindling.web.console import console_routes
 from kindling.web.health import HEALTH_PATH, READY_PATH, Readiness, check_ready, healthz
 from kindling.web.management import (
@@ -57,11 +58,11 @@ from kindling.web.management import (
     not_found_route_response,
     unavailable_response,
 )
-from kindling.web.metrics import metrics_hook
 from kindling.web.oauth_endpoints import FormEndpointASGI, Handle, oauth_error
 from kindling.web.pipeline import TOKEN_PATH, PipelineHook, RequestPipeline
 from kindling.web.proxy import TrustedProxies
 from kindling.web.ratelimit import rate_limit_hook
+from kindling.web.route_table import RouteTable
 from kindling.web.token import Receive, Scope, Send, TokenASGI
 from kindling.web.token import unavailable as oauth_unavailable
 
@@ -113,6 +114,10 @@ class KindlingApp:
         self.ctx = ctx
         issuer = ctx.issuer()
         self.issuer = issuer
+        # The verified-bearer cache of /api/v1 and /kindling/v1, and of the rate limiter
+        # (create_app): one cache, one set of rules (web.bearer_cache).
+        audience = management_audience(issuer)
+        self.bearer = BearerVerifier(ctx, lambda: audience)
         endpoint = TokenEndpoint(
             store=StorageClientStore(ctx.storage),
             verifier=ctx.hasher,
@@ -127,6 +132,9 @@ class KindlingApp:
         self.oauth = self._oauth_endpoints(ctx, issuer)
         self.readiness = Readiness(lambda: check_ready(ctx))
         self.starlette = self._build_starlette(ctx, issuer)
+        # /api/v1 and /kindling/v1 by table, answered as Starlette would (web.route_table).
+        mounts = [route for route in self.starlette.routes if isinstance(route, _ApiMount)]
+        self.routes = RouteTable(self.starlette, mounts)
 
     @staticmethod
     def _oauth_endpoints(ctx: Context, issuer: str) -> dict[str, FormEndpointASGI]:
@@ -231,7 +239,7 @@ class KindlingApp:
             headers: dict[str, Any] = dict(exc.headers or {})
             return error_response(exc.status_code, Code.HTTP_ERROR, str(exc.detail), headers)
 
-        api_routes = build_routes(ctx, management_operations(), lambda: audience)
+        api_routes = build_routes(ctx, management_operations(), lambda: audience, self.bearer)
         routes = [
             Route("/.well-known/jwks", jwks),
             Route("/.well-known/jwks.json", jwks),
@@ -247,6 +255,7 @@ class KindlingApp:
                     ctx,
                     [*REGISTRY.extension_operations(), *environment_file_operations()],
                     lambda: audience,
+                    self.bearer,
                 ),
             ),
         ]
@@ -275,6 +284,10 @@ class KindlingApp:
             if scope["path"] == READY_PATH:
                 await self.readiness(send)
                 return
+            found = self.routes.lookup(scope)
+            if found is not None:
+                await self.routes.dispatch(found, scope, receive, send)
+                return
         await self.starlette(scope, receive, send)
 
 
@@ -286,10 +299,16 @@ def create_app(ctx: Context, hooks: Sequence[PipelineHook] = ()) -> RequestPipel
     ``ctx.settings.metrics`` on, ``kindling.web.metrics`` counts every request and answers
     ``/metrics``. ``X-Forwarded-*`` is believed from ``ctx.settings.proxies`` only.
     """
+    app = KindlingApp(ctx)
     installed = list(hooks)
     if ctx.settings.rate_limits:
-        installed.insert(0, rate_limit_hook(ctx))
+        installed.insert(0, rate_limit_hook(ctx, app.bearer))
     if ctx.settings.metrics:
+        # prometheus_client only when metrics are on (~50 ms of start-up otherwise).
+        from kindling.web.metrics import metrics_hook
+
         installed.append(metrics_hook(ctx))
     proxies = TrustedProxies(ctx.settings.proxies)
-    return RequestPipeline(KindlingApp(ctx), installed, ctx.settings.max_header_bytes, proxies)
+    return RequestPipeline(
+        app, installed, ctx.settings.max_header_bytes, proxies, app.token.headers_too_large
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.concurrency import run_in_threadpool
@@ -31,7 +32,7 @@ from kindling.platform.operations import JSON_MEDIA, Call, ErrorBody, Operation,
 from kindling.platform.params import read_query
 from kindling.platform.storage import current_request_id
 from kindling.resources.applications.service import application_exists
-from kindling.web.bearer_cache import BearerVerifier, LiveApplications
+from kindling.web.bearer_cache import BearerVerifier, LiveApplications, handed_over
 
 log = logging.getLogger("kindling.api")
 MAX_JSON_BODY = 1_048_576
@@ -137,9 +138,33 @@ def not_found_route_response() -> Response:
     )
 
 
-def _query(request: Request, op: Operation) -> dict[str, str]:
-    """The declared query parameters' text (repeats, NULs and missing required refused)."""
-    return read_query(op.query, request.query_params.getlist)
+_NO_VALUES: list[str] = []
+
+
+def _query_items(request: Request) -> list[tuple[str, str]]:
+    """Every query pair as sent: ``request.query_params.multi_items()``, parsed as
+    Starlette's ``QueryParams`` parses the ASGI ``query_string`` (latin-1, then
+    ``parse_qsl`` with blank values kept), without building the multidict."""
+    raw = request.scope["query_string"]
+    if not isinstance(raw, bytes):
+        return list(request.query_params.multi_items())
+    return parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+
+
+def _query(op: Operation, items: list[tuple[str, str]]) -> dict[str, str]:
+    """The declared query parameters' text (repeats, NULs and missing required refused),
+    from ``items`` grouped by name in one pass (``QueryParams.getlist`` per name scans
+    them all)."""
+    if not op.query:
+        return {}
+    grouped: dict[str, list[str]] = {}
+    for name, value in items:
+        values = grouped.get(name)
+        if values is None:
+            grouped[name] = [value]
+        else:
+            values.append(value)
+    return read_query(op.query, lambda name: grouped.get(name, _NO_VALUES))
 
 
 def confine_to_organization(op: Operation, call: Call) -> None:
@@ -166,18 +191,26 @@ def confine_to_organization(op: Operation, call: Call) -> None:
 
 
 def _run(
-    op: Operation, call: Call, local: bool = False, live: LiveApplications | None = None
+    op: Operation,
+    call: Call,
+    local: bool = False,
+    live: LiveApplications | None = None,
+    marker: Hashable | None = None,
 ) -> Any:
     """Check the calling application still exists (not for the in-process CLI, ``local``;
-    through ``live``'s cache when given), convert the declared query parameters (their
-    errors come after the token's), then run the handler (worker thread, or the event
-    loop for ``Operation.inline`` calls on SQLite)."""
+    through ``live``'s cache when given, with the request's ``marker``), convert the
+    declared query parameters (their errors come after the token's), then run the handler
+    (worker thread, or the event loop for ``Operation.inline`` calls on SQLite)."""
     if op.public:
         call.bind_query(op.query)
         return op.handler(call)
     confine_to_organization(op, call)
     client_id = call.principal.client_id
-    exists = live.exists(client_id) if live else application_exists(call.ctx.storage, client_id)
+    exists = (
+        live.exists_at(client_id, marker)
+        if live
+        else application_exists(call.ctx.storage, client_id)
+    )
     if not local and not exists:
         raise BearerError(
             401,
@@ -248,20 +281,25 @@ ANONYMOUS = Principal(client_id="", scopes=frozenset(), org_code=None, jti=None,
 
 
 def build_routes(
-    ctx: Context, operations: list[Operation], audience: Callable[[], str]
+    ctx: Context,
+    operations: list[Operation],
+    audience: Callable[[], str],
+    verifier: BearerVerifier | None = None,
 ) -> list[Route]:
-    """Turn operations into Starlette routes, grouping methods by path."""
+    """Turn operations into Starlette routes, grouping methods by path.
+
+    ``verifier`` checks their bearer tokens (``create_app`` shares one with the rate
+    limiter); without it they get one of their own for ``audience``.
+    """
     by_path: dict[str, dict[str, Operation]] = {}
     for op in operations:
         by_path.setdefault(op.path, {})[op.method] = op
 
     # One verification per token, not per request (web.bearer_cache): a token stays
     # accepted until it expires or the keyring's view moves (a revocation, a key change).
-    verifier = BearerVerifier(ctx, audience)
+    if verifier is None:  # not ``or``: an empty cache is falsy (``__len__``)
+        verifier = BearerVerifier(ctx, audience)
     live = LiveApplications(ctx.storage)
-
-    def _authenticate(request: Request, op: Operation) -> Principal:
-        return verifier.principal(request.headers.get("authorization"))
 
     def endpoint_for(methods: dict[str, Operation]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
@@ -273,20 +311,29 @@ def build_routes(
                     f"{request.method} is not allowed here",
                     {"Allow": ", ".join(sorted(methods))},
                 )
+            marker: Hashable | None = None
             try:
                 if op.public:
                     principal = ANONYMOUS
-                elif ctx.storage.embedded:
-                    principal = _authenticate(request, op)
                 else:
-                    # A remembered token is answered here; a new one (or a keyring view
-                    # that needs a read) is checked in a worker thread.
-                    known = verifier.cached(request.headers.get("authorization"))
-                    principal = (
-                        known
-                        if known is not None
-                        else await run_in_threadpool(_authenticate, request, op)
-                    )
+                    # One read of the change marker for the keyring's and the
+                    # application's freshness checks both (web.bearer_cache).
+                    marker = ctx.storage.change_marker()
+                    authorization = request.headers.get("authorization")
+                    # Found by the rate limiter in the same cache for this request, or
+                    # remembered; a new token (or a keyring view that needs a read) is
+                    # checked in a worker thread, on SQLite here.
+                    known = handed_over(request.scope, authorization)
+                    if known is None and not ctx.storage.embedded:
+                        known = verifier.cached_at(authorization, marker)
+                    if known is not None:
+                        principal = known
+                    elif ctx.storage.embedded:
+                        principal = verifier.principal_at(authorization, marker)
+                    else:
+                        principal = await run_in_threadpool(
+                            verifier.principal_at, authorization, marker
+                        )
             except BearerError as exc:
                 return error_response(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}
@@ -295,8 +342,10 @@ def build_routes(
                 return unavailable_response(exc)
             # The caller is known: the audit rows of this request name it (platform.audit).
             # Each request runs in its own task, so the context ends with the request.
-            client_ip = request.client.host if request.client else None
-            local = request.scope.get(LOCAL_ACTOR_SCOPE_KEY)
+            scope = request.scope
+            client = scope.get("client")
+            client_ip = client[0] if client else None  # Request.client.host, once
+            local = scope.get(LOCAL_ACTOR_SCOPE_KEY)
             recorded: audit.RequestAudit | None
             if op.public:
                 recorded = None
@@ -319,20 +368,27 @@ def build_routes(
                     raise ValidationError(
                         "a path parameter contains a control character", Code.INVALID_PARAMETER
                     )
+                items = _query_items(request)
                 call = Call(
                     ctx=ctx,
                     principal=principal,
                     path=path,
-                    query=_query(request, op),
+                    query=_query(op, items),
                     raw_body=body,
-                    headers={k.lower(): v for k, v in request.headers.items()},
-                    query_items=list(request.query_params.multi_items()),
-                    client_ip=request.client.host if request.client else None,
+                    # Request.headers.items(), latin-1 as Starlette decodes them.
+                    headers={
+                        k.decode("latin-1").lower(): v.decode("latin-1")
+                        for k, v in scope["headers"]
+                    },
+                    query_items=items,
+                    client_ip=client_ip,
                 )
                 if op.inline is not None and ctx.storage.embedded and op.inline(call.query):
-                    payload = _run(op, call, isinstance(local, str), live)
+                    payload = _run(op, call, isinstance(local, str), live, marker)
                 else:
-                    payload = await run_in_threadpool(_run, op, call, isinstance(local, str), live)
+                    payload = await run_in_threadpool(
+                        _run, op, call, isinstance(local, str), live, marker
+                    )
             except BearerError as exc:
                 refused = error_response(
                     exc.status, exc.code, exc.message, {"WWW-Authenticate": exc.challenge}

@@ -45,7 +45,11 @@ extensions (``/kindling/v1``), the console, the API docs, discovery, JWKS,
    ``kindling.web.http_limits``, refuses an oversized request head before it is parsed).
    A request whose headers add up to more than ``max_header_bytes``, or number more
    than ``MAX_HEADER_COUNT``, is answered 431 (RFC 6585 §5) before any hook or entry
-   point reads them, whichever ASGI server runs the application.
+   point reads them, whichever ASGI server runs the application. On the token endpoint
+   the refusal is audited like the endpoint's own (``head_refused``, given by
+   ``create_app``: ``TokenASGI.headers_too_large``); the pipeline also leaves that
+   recorder in the ASGI lifespan state (``HEAD_REFUSED_STATE``), where the parser's
+   bound, which answers before any application runs, finds it.
 5. **Last-resort errors.** An exception that escapes the application (or a hook)
    is logged once, with the request id, on ``kindling.pipeline``. If no response has
    started, the pipeline answers 500 itself (OAuth ``server_error`` on the token
@@ -87,6 +91,7 @@ from kindling.web.token import Message, Receive, Scope, Send
 
 __all__ = [
     "CLIENT_AUTH_PATHS",
+    "HEAD_REFUSED_STATE",
     "ASGIApp",
     "HookResponse",
     "PipelineHook",
@@ -122,6 +127,9 @@ _API_ERROR = msgspec.json.encode(
     }
 )
 _NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+#: The ASGI lifespan-state key (``scope["state"]``) of the recorder of refused token
+#: request heads, for the HTTP server's protocol (``kindling.web.http_limits``).
+HEAD_REFUSED_STATE = "kindling.token_head_refused"
 #: More header fields than any client sends (Apache's ``LimitRequestFields`` default).
 MAX_HEADER_COUNT = 100
 _TOKEN_HEADERS_TOO_LARGE = msgspec.json.encode(
@@ -314,7 +322,7 @@ async def _read_ahead(receive: Receive) -> tuple[bytes | None, Receive]:
 class RequestPipeline:
     """The ASGI middleware around the whole application (see the module docstring)."""
 
-    __slots__ = ("app", "hooks", "max_header_bytes", "proxies")
+    __slots__ = ("app", "hooks", "max_header_bytes", "proxies", "head_refused")
 
     def __init__(
         self,
@@ -322,15 +330,26 @@ class RequestPipeline:
         hooks: Sequence[PipelineHook] = (),
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         proxies: TrustedProxies | None = None,
+        head_refused: Callable[[str | None], None] | None = None,
     ) -> None:
         self.app = app
         self.hooks = tuple(hooks)
         self.max_header_bytes = max_header_bytes
         #: ``X-Forwarded-*`` is believed from these peers only (None: from nobody).
         self.proxies = proxies if proxies else None
+        #: Records a token request refused with 431, given the client's address.
+        self.head_refused = head_refused
+
+    def share_state(self, scope: Scope) -> None:
+        """Leave ``head_refused`` in a lifespan scope's state (``HEAD_REFUSED_STATE``)."""
+        state = scope.get("state")
+        if self.head_refused is not None and isinstance(state, dict):
+            state[HEAD_REFUSED_STATE] = self.head_refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                self.share_state(scope)
             await self.app(scope, receive, send)
             return
         if self.proxies is not None:
@@ -370,6 +389,9 @@ class RequestPipeline:
             try:
                 if size > self.max_header_bytes or len(headers) > MAX_HEADER_COUNT:
                     if scope["path"] == TOKEN_PATH:
+                        if self.head_refused is not None:
+                            client = scope.get("client")
+                            self.head_refused(client[0] if client else None)
                         await exchange.respond(431, _TOKEN_HEADERS_TOO_LARGE, (_JSON, *_NO_STORE))
                     else:
                         await exchange.respond(431, _API_HEADERS_TOO_LARGE, (_JSON,))
