@@ -29,6 +29,13 @@
 #   A_SRC         likewise for the plain "kindling" cases (e.g. an unpatched copy of the same
 #                 commit, so that A and B differ only by the change)
 #   PROFILE_CASE  which Kindling case PROFILE=1 profiles (default kindling)
+#   Other HTTP servers (issue 13): cases "kindling-granian", "kindling-granian-2scopes",
+#                 "kindling-hypercorn", "kindling-hypercorn-2scopes" run the same set-up and
+#                 application under granian / hypercorn instead of uvicorn (bench/serve_under.py;
+#                 pip install them into the venv first); "kindling-healthz",
+#                 "kindling-granian-healthz", "kindling-hypercorn-healthz" load GET /healthz
+#                 instead of the token endpoint (the HTTP floor: no signature, no storage; its
+#                 "tokens/s" are requests/s). Server CPU counts the server's child processes too.
 #   PG_ADMIN_URL  PostgreSQL for the "kindling-pg" and "kindling-pg-2scopes" cases (default
 #                 postgresql://postgres@127.0.0.1:5432/test): the same server on a fresh schema
 #                 there (dropped afterwards) instead of SQLite, to compare both token paths in
@@ -79,11 +86,19 @@ esac
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/token-bench.XXXXXX")"
 SRV=""
+tree_pids() {  # pid: it and all its descendants (granian serves from a child process)
+  echo "$1"
+  local c
+  for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
 stop_server() {
   if [ -n "$SRV" ] && kill -0 "$SRV" 2>/dev/null; then
+    local tree
+    tree="$(tree_pids "$SRV")"
     kill "$SRV" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$SRV" 2>/dev/null || true
+    # shellcheck disable=SC2086  # one pid per word
+    kill -9 $tree 2>/dev/null || true
     wait "$SRV" 2>/dev/null || true
   fi
   SRV=""
@@ -109,9 +124,19 @@ wait_http() {  # url
   done
   return 1
 }
-proc_cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }       # utime+stime, all threads
+proc_cpu() {  # utime+stime of all threads of the server process and its descendants
+  local p sum=0
+  for p in $(tree_pids "$1"); do
+    sum=$((sum + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$sum"
+}
 cpu0_busy() { awk '$1=="cpu0"{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
-rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+rss_kib() {  # summed over the server's processes
+  local p
+  for p in $(tree_pids "$1"); do awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null; done \
+    | awk '{s += $1} END {print s + 0}'
+}
 
 # ----------------------------------------------------------------------------- peer install
 if [[ " $CASES " == *" peer "* ]]; then
@@ -125,8 +150,13 @@ fi
 
 # ----------------------------------------------------------------------------- servers
 # start_<case> sets SRV (server pid, pinned to CPU 0), URL, LUA and writes $WORK/token.json
-start_kindling() {  # scope (may be empty), variant (a or b), engine (sqlite or pg)
-  local scope="$1" variant="${2:-a}" engine="${3:-sqlite}" data log cid secret audience body sep
+start_kindling() {  # scope (may be empty), variant (a or b), engine (sqlite or pg), server, what
+  # server: uvicorn (kindling serve), granian or hypercorn (bench/serve_under.py: kindling
+  # serve's set-up, then that server on the same app); what: token, or healthz (GET /healthz)
+  local scope="$1" variant="${2:-a}" engine="${3:-sqlite}" server="${4:-uvicorn}" what="${5:-token}"
+  local data log cid secret audience body sep
+  local -a cmd=("$KINDLING")
+  [ "$server" = uvicorn ] || cmd=("$PY" "$REPO/bench/serve_under.py" "$server")
   # The benchmark measures issuance, not the per-client rate limit (50/s by default).
   local -a envs=("KINDLING_RATE_LIMITS=off")
   if [ "$engine" = pg ]; then
@@ -147,7 +177,7 @@ start_kindling() {  # scope (may be empty), variant (a or b), engine (sqlite or 
     read -r -a extra <<<"${B_ENV:-}"
     envs+=("${extra[@]}")
   fi
-  env ${envs[@]+"${envs[@]}"} "${PIN0[@]}" "$KINDLING" serve --no-access-log --workers 1 \
+  env ${envs[@]+"${envs[@]}"} "${PIN0[@]}" "${cmd[@]}" serve --no-access-log --workers 1 \
     --port "$KINDLING_PORT" --data-dir "$data" >"$log" 2>&1 &
   SRV=$!
   URL="http://127.0.0.1:$KINDLING_PORT/oauth2/token"
@@ -170,6 +200,15 @@ end
 EOF
   curl -sf -X POST "$URL" -H 'content-type: application/x-www-form-urlencoded' --data-raw "$body" \
     >"$WORK/token.json" || die "kindling refused the token request"
+  if [ "$what" = healthz ]; then  # the HTTP floor: the same server, no signature, no storage
+    URL="http://127.0.0.1:$KINDLING_PORT/healthz"
+    LUA="$WORK/healthz.lua"
+    cat >"$LUA" <<EOF
+done = function(summary, latency, requests)
+  io.write(string.format("p99.9: %.3fms\\n", latency:percentile(99.9) / 1000))
+end
+EOF
+  fi
 }
 
 start_peer() {
@@ -194,12 +233,21 @@ start_case() {
     kindling-b-2scopes) start_kindling "read:users read:applications" b ;;
     kindling-pg) start_kindling "" a pg ;;
     kindling-pg-2scopes) start_kindling "read:users read:applications" a pg ;;
+    kindling-granian) start_kindling "" a sqlite granian ;;
+    kindling-granian-2scopes) start_kindling "read:users read:applications" a sqlite granian ;;
+    kindling-hypercorn) start_kindling "" a sqlite hypercorn ;;
+    kindling-hypercorn-2scopes) start_kindling "read:users read:applications" a sqlite hypercorn ;;
+    kindling-healthz) start_kindling "" a sqlite uvicorn healthz ;;
+    kindling-granian-healthz) start_kindling "" a sqlite granian healthz ;;
+    kindling-hypercorn-healthz) start_kindling "" a sqlite hypercorn healthz ;;
     peer) start_peer ;;
     *) die "unknown case $1" ;;
   esac
   # every thread of the server must be on CPU 0 only
   local bad
-  bad="$(for t in /proc/"$SRV"/task/*; do taskset -pc "${t##*/}" 2>/dev/null; done | grep -cv 'list: 0$' || true)"
+  bad="$(for p in $(tree_pids "$SRV"); do
+    for t in /proc/"$p"/task/*; do taskset -pc "${t##*/}" 2>/dev/null; done
+  done | grep -cv 'list: 0$' || true)"
   [ "$bad" = "0" ] || die "server threads not pinned to CPU 0"
 }
 
@@ -292,6 +340,12 @@ try:
     doc["versions"].update({"cryptography": cryptography.__version__, "uvicorn": uvicorn.__version__})
 except ImportError:
     pass
+from importlib.metadata import PackageNotFoundError, version
+for dist in ("granian", "hypercorn", "httptools"):
+    try:
+        doc["versions"][dist] = version(dist)
+    except PackageNotFoundError:
+        pass
 open(out, "w").write(json.dumps(doc, indent=2) + "\n")
 EOF
 echo

@@ -16,7 +16,10 @@ in one process with a prepared request, no sockets and no HTTP server, and print
     python bench/users_inprocess.py [--data DIR] [--users 1000000] [--src DIR]
         [--cases page1,page10000,bearer] [--n 2000] [--rounds 5]
         [--tool none|cachegrind] [--n1 50 --n2 250] [--database-url postgresql://...]
+        [--hooks]
 
+``--hooks`` turns on what ``kindling serve`` adds to every request by default: the rate
+limiter's and the metrics' pipeline hooks (without it the application has none).
 ``--data`` keeps the seeded data dir between runs (it is made and seeded on first use, which
 prints the seeding time and the peak RSS); without it a temporary one is made and removed.
 ``--src`` runs another copy of ``src/`` (an A/B: ``git worktree add --detach /tmp/base HEAD``,
@@ -48,11 +51,23 @@ PAGE = 10_000
 SIZE = 100
 
 
-def _settings(data: Path) -> Any:
+def _settings(data: Path, hooks: bool = False) -> Any:
     from kindling.config import Settings
 
     url = os.environ.get("KINDLING_DATABASE_URL") or None
-    return Settings(data_dir=data, master_key=MASTER_KEY, issuer=ISSUER, database_url=url)
+    if not hooks:
+        return Settings(data_dir=data, master_key=MASTER_KEY, issuer=ISSUER, database_url=url)
+    # What ``kindling serve`` turns on by default: the rate limiter's and the metrics'
+    # hooks, with an API limit this one client cannot reach (as users_bench.py sets it).
+    return Settings(
+        data_dir=data,
+        master_key=MASTER_KEY,
+        issuer=ISSUER,
+        database_url=url,
+        rate_limits=True,
+        rate_limit_api="1000000/second",
+        metrics=True,
+    )
 
 
 def prepare(data: Path, users: int) -> dict[str, Any]:
@@ -116,7 +131,7 @@ def prepare(data: Path, users: int) -> dict[str, Any]:
     return info
 
 
-def child(data: Path, case: str, n: int) -> float:
+def child(data: Path, case: str, n: int, hooks: bool = False) -> float:
     """Run ``n`` requests (or bearer checks) of ``case``; return the CPU seconds they took."""
     import asyncio
 
@@ -125,7 +140,7 @@ def child(data: Path, case: str, n: int) -> float:
     from kindling.web.app import create_app
 
     info = json.loads((data / "bench.json").read_text())
-    ctx = build_context(_settings(data))
+    ctx = build_context(_settings(data, hooks))
     ctx.keyring.reload()
     token = mint_token(ctx, info["client_id"], [info["audience"]], ["read:users"])["access_token"]
     try:
@@ -221,11 +236,11 @@ def _bearer(ctx: Any, token: str, audience: str, n: int) -> float:
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def _spawn(src: Path, data: Path, case: str, n: int, tool: str) -> float:
+def _spawn(src: Path, data: Path, case: str, n: int, tool: str, hooks: bool = False) -> float:
     """Run one child; CPU seconds (``tool`` none) or instructions (cachegrind)."""
     env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case, "--n", str(n)]
-    cmd += ["--data", str(data)]
+    cmd += ["--data", str(data)] + (["--hooks"] if hooks else [])
     if tool == "cachegrind":
         with tempfile.TemporaryDirectory() as out:
             cmd = [
@@ -261,12 +276,17 @@ def main() -> int:
     parser.add_argument(
         "--database-url", help="PostgreSQL instead of the data dir's SQLite (keep its --data)"
     )
+    parser.add_argument(
+        "--hooks",
+        action="store_true",
+        help="with the rate limiter's and the metrics' hooks on, as under kindling serve",
+    )
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.database_url:
         os.environ["KINDLING_DATABASE_URL"] = args.database_url
     if args.child:
-        print(child(args.data, args.child, args.n))
+        print(child(args.data, args.child, args.n, args.hooks))
         return 0
     temporary = args.data is None
     data = args.data or Path(tempfile.mkdtemp(prefix="kindling-users-inprocess-"))
@@ -280,13 +300,13 @@ def main() -> int:
                 flush=True,
             )
         cases = args.cases.split(",")
-        results: dict[str, Any] = {"src": str(args.src), "tool": args.tool}
+        results: dict[str, Any] = {"src": str(args.src), "tool": args.tool, "hooks": args.hooks}
         if args.tool == "cachegrind":
             for case in cases:
                 n1 = args.n1 * (20 if case == "bearer" else 1)
                 n2 = args.n2 * (20 if case == "bearer" else 1)
-                low = _spawn(args.src, data, case, n1, "cachegrind")
-                high = _spawn(args.src, data, case, n2, "cachegrind")
+                low = _spawn(args.src, data, case, n1, "cachegrind", args.hooks)
+                high = _spawn(args.src, data, case, n2, "cachegrind", args.hooks)
                 results[case] = round((high - low) / (n2 - n1))
                 print(f"{case:>10}: {results[case]:,} instructions per request", flush=True)
         else:
@@ -294,7 +314,7 @@ def main() -> int:
             for _ in range(args.rounds):  # alternated: the host drifts
                 for case in cases:
                     count = args.n * (20 if case == "bearer" else 1)
-                    spent = _spawn(args.src, data, case, count, "none")
+                    spent = _spawn(args.src, data, case, count, "none", args.hooks)
                     best[case] = min(best[case], spent / count * 1e6)
             for case in cases:
                 results[case] = round(best[case], 1)
