@@ -1,10 +1,14 @@
-"""With two worker processes, every change is seen by the very next token request.
+"""With two worker processes, every change is seen by the next token requests.
 
 The server runs ``kindling serve --workers 2`` on SQLite and on PostgreSQL. Each
 Management API change goes out on a fresh connection (so any worker may apply it);
 then token requests are made, each on its own fresh TCP connection, until at least
 20 were answered and each of the two workers answered several of them, and every
-single answer must reflect the change. Which worker answered is read from the
+single answer must reflect the change. On SQLite that is the very next request. On
+PostgreSQL the other worker learns of a change by its pushed notification
+(``docs/architecture.md``, "The push"), which PostgreSQL delivers after the commit that
+answered the change: answers within ``PUSH_BOUND`` seconds of the change may still be
+the old ones there, none after. Which worker answered is read from the
 kernel: the server side of the still-open connection is looked up in
 ``/proc/net/tcp`` and found among the worker processes' file descriptors.
 """
@@ -42,6 +46,9 @@ WORKERS = 2
 MIN_REQUESTS = 20
 MIN_PER_WORKER = 3
 MAX_REQUESTS = 400
+#: PostgreSQL only: how long after a change an answer may still be the old one (the
+#: push latency the architecture promises; usually well under a millisecond).
+PUSH_BOUND = 1.0
 
 
 @dataclass(frozen=True)
@@ -171,15 +178,19 @@ def token_request(server: KindlingServer, form: dict[str, str]) -> Answer:
 def every_answer(
     server: KindlingServer, form: dict[str, str], check: Callable[[Answer], None]
 ) -> Counter[int]:
-    """Fresh-connection token requests until both workers answered enough; all must pass."""
+    """Fresh-connection token requests until both workers answered enough; all must pass
+    (on PostgreSQL, all after the first ``PUSH_BOUND`` seconds)."""
     served: Counter[int] = Counter()
     total = 0
+    settle_until = time.monotonic() + (PUSH_BOUND if server.database_url else 0.0)
     while total < MIN_REQUESTS or len(served) < WORKERS or min(served.values()) < MIN_PER_WORKER:
         assert total < MAX_REQUESTS, f"the workers did not both answer: {dict(served)}"
         answer = token_request(server, form)
         try:
             check(answer)
         except AssertionError as failure:
+            if time.monotonic() < settle_until:
+                continue  # the other worker's notification is still on its way
             raise AssertionError(
                 f"request {total + 1} (worker {answer.worker}, after {dict(served)}): "
                 f"{answer.status} {answer.body}"
