@@ -676,7 +676,7 @@ def client_state(storage: Storage) -> int:
     """The change counter of applications and what the token endpoint reads with them
     (``client_state.version``, moved by triggers in the transaction of every change,
     deletions included): equal values mean no application was deleted in between."""
-    with storage.read() as uow:
+    with storage.read(one_statement=True) as uow:
         return uow[APPLICATIONS_REPO].client_state()
 
 
