@@ -12,12 +12,12 @@ have given it, so the answer is the same, byte for byte and header for header:
 * **Finding the route.** A mount's routes are grouped by the literal first segment of
   their template (``/users/{user_id}/roles`` is under ``users``); the group of a
   request's first segment holds, in Starlette's order, every route that could match it,
-  and its first route whose pattern matches is the one Starlette's router would reach
-  first. A template without parameters that no earlier route of its group matches is
-  also found by a dict lookup of the exact path. Only a *full* match (the route allows
-  the method; ``HEAD`` is allowed where ``GET`` is, as Starlette adds it) is answered
-  here; anything else (no route, a method the route does not allow, a path outside
-  the mounts or with a newline in it, a non-empty ``root_path``) goes to Starlette as before, so 404
+  and its first route that matches the path and allows the method (``HEAD`` wherever
+  ``GET`` is, as Starlette adds it) is the one Starlette's router answers with: a *full*
+  match. A template without parameters that no earlier route of its group matches is
+  also found by a dict lookup of the exact path. Anything else (no full match: no route,
+  or only routes that do not allow the method; a path outside the mounts or with a
+  newline in it; a non-empty ``root_path``) goes to Starlette as before, so 404
   ``ROUTE_NOT_FOUND``, 405 and slash redirects are Starlette's own.
 * **The scope** gets what Starlette's stack leaves in it (``app``, ``router``,
   ``route`` — the metrics read the template from it —, ``root_path``,
@@ -37,16 +37,16 @@ differs (another Starlette version, a middleware added) the mount is simply not 
 table and Starlette answers everything, unchanged.
 
 Measured with ``bench/users_inprocess.py --tool cachegrind``: see ``bench/README.md``,
-"2026-12-01: the Management API by table".
+"2026-12-01: users listing, part 3 continued".
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from starlette._exception_handler import ExceptionHandlers, StatusHandlers
-from starlette._utils import is_async_callable
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import StringConvertor
@@ -63,6 +63,19 @@ __all__ = ["MountTable", "RouteTable"]
 
 #: ``request_response``'s ASGI app, which Starlette makes for a function endpoint.
 _REQUEST_RESPONSE = "request_response.<locals>.app"
+#: ``ExceptionMiddleware``'s handlers: by exception class, and by HTTP status.
+Handlers = dict[Any, Any]
+
+
+def is_async_callable(obj: Any) -> bool:
+    """Whether calling ``obj`` gives a coroutine, as Starlette decides it (its own helper
+    is private: ``starlette._utils``): through ``functools.partial``, and for objects
+    with an ``async def __call__``."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return inspect.iscoroutinefunction(obj) or (
+        callable(obj) and inspect.iscoroutinefunction(type(obj).__call__)
+    )
 
 
 def _literal_prefix(route: Any) -> str | None:
@@ -149,7 +162,7 @@ class RouteTable:
         self.tables = tuple(tables)
 
     @staticmethod
-    def _handlers(app: Starlette) -> tuple[ExceptionHandlers, StatusHandlers] | None:
+    def _handlers(app: Starlette) -> tuple[Handlers, Handlers] | None:
         """The exception middleware's handlers, if the stack is exactly Starlette's
         default two layers around the router (no debug, no 500 handler, no body limit)."""
         stack = app.middleware_stack
