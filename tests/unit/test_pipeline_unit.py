@@ -20,12 +20,14 @@ import pytest
 from starlette.concurrency import run_in_threadpool
 
 from kindling.config import Settings
+from kindling.oauth.requests import MAX_BODY
 from kindling.platform.storage import current_request_id
 from kindling.web.logs import JsonFormatter, RequestIdFilter, TextFormatter, logging_config
 from kindling.web.pipeline import (
     HookResponse,
     RequestInfo,
     RequestPipeline,
+    _read_ahead,
     entry_point,
     is_sane_request_id,
     loggable_path,
@@ -477,3 +479,68 @@ def test_settings_read_the_log_format_from_the_environment(
     monkeypatch.setenv("KINDLING_LOG_FORMAT", "JSON")
     assert Settings.from_env().log_format == "json"
     assert Settings.from_env(log_format="text").log_format == "text"
+
+
+def _messages(*parts: dict[str, Any]) -> Any:
+    """A ``receive`` handing out ``parts`` in order, then ``http.disconnect``."""
+    queue = list(parts)
+
+    async def receive() -> dict[str, Any]:
+        return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+    return receive
+
+
+def _chunk(body: bytes, more: bool) -> dict[str, Any]:
+    return {"type": "http.request", "body": body, "more_body": more}
+
+
+async def _drain(receive: Any, n: int) -> list[dict[str, Any]]:
+    return [await receive() for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("parts", "body"),
+    [
+        ([_chunk(b"a=1&b=2", False)], b"a=1&b=2"),
+        ([_chunk(b"", False)], b""),
+        ([_chunk(b"a=", True), _chunk(b"", True), _chunk(b"1", False)], b"a=1"),
+        ([_chunk(b"x" * MAX_BODY, False)], b"x" * MAX_BODY),
+        ([_chunk(b"x" * (MAX_BODY + 1), False)], None),
+        ([_chunk(b"x" * MAX_BODY, True), _chunk(b"y", False)], None),
+        ([_chunk(b"a=", True), {"type": "http.disconnect"}], None),
+        ([{"type": "http.disconnect"}], None),
+    ],
+)
+def test_read_ahead_hands_the_body_and_replays_every_message(
+    parts: list[dict[str, Any]], body: bytes | None
+) -> None:
+    """The hooks see the body (None past MAX_BODY or without one); the endpoint then
+    receives exactly the messages the client sent, in order, and then what follows."""
+    sent = [dict(p) for p in parts]
+
+    async def go() -> tuple[bytes | None, list[dict[str, Any]]]:
+        seen, replay = await _read_ahead(_messages(*parts))
+        return seen, await _drain(replay, len(sent) + 1)
+
+    seen, replayed = asyncio.run(go())
+    assert seen == body
+    assert replayed == [*sent, {"type": "http.disconnect"}]
+
+
+def test_read_ahead_stops_reading_once_past_the_bound() -> None:
+    """A client streaming a huge body: the read-ahead holds at most one message past
+    MAX_BODY; the rest is left for the endpoint (its own 413)."""
+    parts = [_chunk(b"x" * 4096, True) for _ in range(MAX_BODY // 4096 + 10)]
+    receive = _messages(*parts)
+
+    async def go() -> int:
+        seen, _ = await _read_ahead(receive)
+        assert seen is None
+        rest = 0
+        while (await receive())["type"] == "http.request":
+            rest += 1
+        return rest
+
+    left = asyncio.run(go())
+    assert left == len(parts) - (MAX_BODY // 4096 + 1)

@@ -14,6 +14,7 @@ encoding or base64 splicing fails here.
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -271,15 +272,24 @@ def test_any_grant_encodes_as_its_dict(
     check(signer, rec, request(tuple(audiences)), issuer, now, hook, properties_claim)
 
 
-def test_jti_is_a_random_version_4_uuid() -> None:
-    seen = set()
-    for _ in range(200):
+def test_jti_is_a_time_ordered_version_7_uuid() -> None:
+    """RFC 9562 §5.7: the version and variant bits, the minting time in its first 48 bits,
+    unique, and in minting order once the millisecond moves (the audit index relies on it)."""
+    seen = []
+    before = time.time_ns() // 1_000_000
+    for _ in range(2000):
         jti = cc.new_jti()
         parsed = uuid.UUID(jti)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert str(parsed) == jti
-        seen.add(jti)
-    assert len(seen) == 200
+        seen.append(jti)
+    after = time.time_ns() // 1_000_000
+    assert len(set(seen)) == len(seen)
+    stamps = [uuid.UUID(j).int >> 80 for j in seen]
+    assert before <= min(stamps) and max(stamps) <= after
+    assert stamps == sorted(stamps)
+    time.sleep(0.002)
+    assert cc.new_jti() > seen[-1]
 
 
 def test_remembered_form_values_are_public_parameters_only() -> None:

@@ -11,6 +11,7 @@ import binascii
 import logging
 import os
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -284,17 +285,29 @@ class PayloadPart:
         return _b64url(before + lead), middle, _b64url(rest + after)
 
 
-def new_jti() -> str:
-    """A random (version 4) UUID string for ``jti`` (RFC 7519 §4.1.7, RFC 4122 §4.4):
-    122 random bits, the version and variant bits set, as ``str(uuid.uuid4())`` makes.
+_MS48 = (1 << 48) - 1
 
-    By hand because ``uuid.uuid4()`` builds a 128-bit integer and a ``UUID`` object
-    only to format it: 11 k instructions more per token (bench/token_instructions.py
-    under cachegrind, 2 scopes: 6.776 M with ``str(uuid.uuid4())``, 6.765 M with this).
+
+def new_jti() -> str:
+    """A time-ordered (version 7) UUID string for ``jti`` (RFC 7519 §4.1.7, RFC 9562
+    §5.7): the Unix time in milliseconds (48 bits, the system clock at minting), the
+    version, 74 random bits and the variant, in the usual 8-4-4-4-12 hex form.
+
+    Why version 7 and not 4: every issued token's ``jti`` is the ``target_id`` of its
+    audit row, which is indexed (``audit_target``, so a token can be traced by its id).
+    Random ids land all over that B-tree, so each insert touches cold pages, and more of
+    them as the log grows; time-ordered ids append to its right edge like ``seq`` does.
+    Measured with the audit table's schema in SQLite (WAL, batches of 150 rows, after
+    500,000 rows): 19.9-22.8 µs of CPU per row with version 4 ids, 7.9-8.1 µs with
+    version 7. 74 random bits per millisecond keep ids unique across instances; the
+    timestamp says nothing ``iat`` does not.
+
+    By hand because ``uuid`` builds a 128-bit integer and a ``UUID`` object only to
+    format it (11 k instructions more per token under cachegrind for ``uuid.uuid4()``).
     """
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4 in time_hi_and_version
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant in clock_seq_hi_and_reserved
+    raw = bytearray((time.time_ns() // 1_000_000 & _MS48).to_bytes(6, "big") + os.urandom(10))
+    raw[6] = raw[6] & 0x0F | 0x70  # version 7 in the high nibble of octet 6
+    raw[8] = raw[8] & 0x3F | 0x80  # the variant (binary 10) in octet 8
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
