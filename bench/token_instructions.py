@@ -10,7 +10,7 @@ for one RS256 signature alone (``sign``: ``cryptography`` signing a 10 kB payloa
 2048-bit key), so that what is not the signature can be read off: ``token - sign``.
 
     python bench/token_instructions.py [--src DIR] [--cases all,two,sign] [--n1 100 --n2 300]
-        [--flush-every 100] [--rate-limits] [--json OUT]
+        [--flush-every 100] [--rate-limits] [--metrics] [--json OUT]
 
 Each count is the difference of two runs (``n1`` and ``n2`` tokens), so start-up, imports and
 the first token's cache misses cancel out: (I(n2) - I(n1)) / (n2 - n1). The data dir (signing
@@ -58,7 +58,7 @@ CASES = {
 LABELS = {"all": "149 scopes", "two": "2 scopes", "sign": "RS256 sign"}
 
 
-def _settings(data: Path, rate_limits: bool) -> Any:
+def _settings(data: Path, rate_limits: bool, metrics: bool = False) -> Any:
     from kindling.config import Settings
 
     # With the hook on, limits no run reaches: its cost is measured, not its refusals.
@@ -68,6 +68,7 @@ def _settings(data: Path, rate_limits: bool) -> Any:
         master_key=MASTER_KEY,
         issuer=ISSUER,
         rate_limits=rate_limits,
+        metrics=metrics,
         rate_limit_token=high,
         rate_limit_token_ip=high,
         rate_limit_token_failures=high,
@@ -118,7 +119,15 @@ def sign(data: Path, n: int) -> float:
     return time.process_time() - start
 
 
-def run(data: Path, creds: dict[str, str], case: str, n: int, every: int, limits: bool) -> float:
+def run(
+    data: Path,
+    creds: dict[str, str],
+    case: str,
+    n: int,
+    every: int,
+    limits: bool,
+    metrics: bool = False,
+) -> float:
     """``n`` token requests through the application; returns CPU seconds spent on them."""
     import asyncio
     from urllib.parse import urlencode
@@ -127,7 +136,7 @@ def run(data: Path, creds: dict[str, str], case: str, n: int, every: int, limits
     from kindling.platform.audit import AuditWriter
     from kindling.web.app import create_app
 
-    ctx = build_context(_settings(data, limits))
+    ctx = build_context(_settings(data, limits, metrics))
     ctx.keyring.reload()
     clock = ctx.clock
     # The writer of the real server, timed by token count instead of the wall clock.
@@ -238,6 +247,9 @@ def main() -> None:
     parser.add_argument("--n2", type=int, default=300)
     parser.add_argument("--flush-every", type=int, default=100)
     parser.add_argument("--rate-limits", action="store_true", help="with the rate-limit hook")
+    parser.add_argument(
+        "--metrics", action="store_true", help="with the metrics hook (on under kindling serve)"
+    )
     parser.add_argument("--tool", choices=("cachegrind", "none"), default="cachegrind")
     parser.add_argument("--json", type=Path, help="also write the results here")
     # Internal: the measured child process.
@@ -256,7 +268,13 @@ def main() -> None:
             return
         creds = json.loads((options.data / "creds.json").read_text())
         spent = run(
-            options.data, creds, options.case, options.n, options.flush_every, options.rate_limits
+            options.data,
+            creds,
+            options.case,
+            options.n,
+            options.flush_every,
+            options.rate_limits,
+            options.metrics,
         )
         print(spent)
         return
@@ -275,6 +293,7 @@ def main() -> None:
         "n2": options.n2,
         "flush_every": options.flush_every,
         "rate_limits": options.rate_limits,
+        "metrics": options.metrics,
         "cases": {},
     }
     try:
@@ -297,6 +316,8 @@ def main() -> None:
                 args += ["--flush-every", str(options.flush_every)]
                 if options.rate_limits:
                     args.append("--rate-limits")
+                if options.metrics:
+                    args.append("--metrics")
                 counts.append(_count(src, args, options.tool))
                 size = row_bytes(data) if CASES[case] is not None else None
                 shutil.rmtree(data)
