@@ -52,6 +52,18 @@ DEFAULT_DB_STATEMENT_TIMEOUT = 5.0
 DEFAULT_DB_LOCK_TIMEOUT = 2.0
 DEFAULT_SQLITE_BUSY_TIMEOUT = 2.0
 DEFAULT_DB_POOL_SIZE = 10
+#: Threads per worker process that run blocking work off the event loop (storage on
+#: PostgreSQL, the token endpoint there, writes on SQLite; ``KINDLING_THREADS``): anyio's
+#: default thread limiter, set at start-up (``kindling.web.asgi``). The default is anyio's
+#: own, 40. Fewer shorten the tail with a database on the same host, where each thread's
+#: work is mostly Python and more runnable threads only queue for the GIL:
+#: ``GET /users?page_size=100`` on PostgreSQL at 16 connections, p99 31-42 ms with 40
+#: threads, 19-26 ms with 10, 7.7-8.1 ms with 4, at the same or a higher rate
+#: (bench/README.md). The price is in faults: a request waiting on a held lock or an
+#: exhausted pool holds its thread for the whole bounded wait (2 s by default), so with N
+#: threads, M such requests get their 503 after about M / N waits, not one. A database
+#: far away (milliseconds per round trip) wants more threads, not fewer.
+DEFAULT_THREADS = 40
 #: How many days audit rows are kept (``KINDLING_AUDIT_RETENTION_DAYS``; 0 keeps them
 #: forever); older ones are pruned by the audit writer (``kindling.platform.audit``).
 DEFAULT_AUDIT_RETENTION_DAYS = 365
@@ -185,6 +197,7 @@ class Settings:
     db_lock_timeout: float = DEFAULT_DB_LOCK_TIMEOUT
     sqlite_busy_timeout: float = DEFAULT_SQLITE_BUSY_TIMEOUT
     db_pool_size: int = DEFAULT_DB_POOL_SIZE
+    threads: int = DEFAULT_THREADS
     audit_retention_days: int = DEFAULT_AUDIT_RETENTION_DAYS
     #: Apply pending schema migrations when storage opens (``KINDLING_MIGRATE``, ``on``);
     #: off (``--no-migrate``): refuse a schema that is not current instead.
@@ -252,6 +265,7 @@ class Settings:
                 "KINDLING_SQLITE_BUSY_TIMEOUT", DEFAULT_SQLITE_BUSY_TIMEOUT
             ),
             "db_pool_size": _count("KINDLING_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1),
+            "threads": _count("KINDLING_THREADS", DEFAULT_THREADS, 1),
             "migrate": _switch("KINDLING_MIGRATE", True),
             "log_level": _log_level("KINDLING_LOG_LEVEL", DEFAULT_LOG_LEVEL),
             "proxies": parse_proxies(env.get("KINDLING_TRUSTED_PROXIES") or ""),

@@ -36,8 +36,10 @@ import os
 import shlex
 import threading
 
+import anyio.to_thread
+
 from kindling.bootstrap import BootstrapResult, bootstrap
-from kindling.config import Settings
+from kindling.config import DEFAULT_THREADS, Settings
 from kindling.context import build_context
 from kindling.platform.engine import StorageUnavailable, limits_from, use_limits
 from kindling.platform.errors import ConfigurationError
@@ -99,12 +101,22 @@ def first_run_lines(result: BootstrapResult, cacert: str | None) -> list[str]:
     return lines
 
 
+def use_threads(count: int) -> None:
+    """Bound the threads blocking work runs on (``Settings.threads``): anyio's default
+    limiter, which Starlette's ``run_in_threadpool`` and ``anyio.to_thread.run_sync`` share.
+    Call it on the event loop (the limiter is the running loop's)."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = count
+
+
 class WithDeliverer:
     """The application, plus the webhook deliverer tied to the ASGI lifespan."""
 
-    def __init__(self, app: RequestPipeline, deliverer: Deliverer) -> None:
+    def __init__(
+        self, app: RequestPipeline, deliverer: Deliverer, threads: int = DEFAULT_THREADS
+    ) -> None:
         self.app = app
         self.deliverer = deliverer
+        self.threads = threads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
@@ -115,6 +127,7 @@ class WithDeliverer:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                use_threads(self.threads)
                 self.deliverer.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -150,7 +163,7 @@ def build_worker(settings: Settings) -> WithDeliverer:
             if lines:
                 print("\n".join(lines), flush=True)
         ctx.keyring.reload()
-        return WithDeliverer(create_app(ctx), Deliverer(ctx))
+        return WithDeliverer(create_app(ctx), Deliverer(ctx), settings.threads)
     except BaseException:
         ctx.close()
         raise
@@ -198,6 +211,7 @@ class DeferredStart:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                use_threads(self.settings.threads)
                 self._thread = threading.Thread(
                     target=self._retry, name="kindling-startup", daemon=True
                 )
