@@ -297,9 +297,9 @@ def new_jti() -> str:
     audit row, which is indexed (``audit_target``, so a token can be traced by its id).
     Random ids land all over that B-tree, so each insert touches cold pages, and more of
     them as the log grows; time-ordered ids append to its right edge like ``seq`` does.
-    Measured with the audit table's schema in SQLite (WAL, batches of 150 rows, after
-    500,000 rows): 19.9-22.8 µs of CPU per row with version 4 ids, 7.9-8.1 µs with
-    version 7. 74 random bits per millisecond keep ids unique across instances; the
+    Measured with the audit table's schema in SQLite (``bench/audit_rows.py``: WAL,
+    batches of 150 rows after 500,000): 22.9-27.2 µs of CPU per row with version 4 ids,
+    8.4-8.9 µs with version 7. 74 random bits per millisecond keep ids unique across instances; the
     timestamp says nothing ``iat`` does not.
 
     By hand because ``uuid`` builds a 128-bit integer and a ``UUID`` object only to
