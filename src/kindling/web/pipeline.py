@@ -294,33 +294,21 @@ async def _read_ahead(receive: Receive) -> tuple[bytes | None, Receive]:
     Reading stops once ``MAX_BODY`` is passed, so a hook never holds more than the
     endpoint would; the endpoint then reads the rest itself and answers its own 413.
     """
-    first = await receive()
-    if first["type"] == "http.request" and not first.get("more_body", False):
-        # The usual case, the whole body in one message: no queue and no join.
-        whole: bytes = first.get("body", b"")
-        pending: Message | None = first
-
-        async def replay_one() -> Message:
-            nonlocal pending
-            if pending is None:
-                return await receive()
-            message, pending = pending, None
-            return message
-
-        return (whole if len(whole) <= MAX_BODY else None), replay_one
-    messages: deque[Message] = deque([first])
-    body: bytes | None = None
-    if first["type"] == "http.request":
-        size = len(first.get("body", b""))
-        while size <= MAX_BODY:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size <= MAX_BODY and not message.get("more_body", False):
-                body = b"".join(m.get("body", b"") for m in messages)
-                break
+    messages: deque[Message] = deque()
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            body = None
+            break
+        size += len(message.get("body", b""))
+        if size > MAX_BODY:
+            body = None
+            break
+        if not message.get("more_body", False):
+            body = b"".join(m.get("body", b"") for m in messages)
+            break
 
     async def replay() -> Message:
         if messages:
